@@ -1,0 +1,129 @@
+"""rolefit: role profiles, candidate competencies and explainable match scores over HTTP.
+
+``create_app`` is the only way to build the service; nothing connects to a database at import.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+
+from service.api.auth import SECURITY_SCHEME, AuthError, handle_auth_error
+from service.api.errors import problem, register_error_handlers
+from service.config import Config
+from service.db import Database
+from service.observability import LATENCY, REQUESTS, configure_logging
+
+__all__ = ["create_app"]
+
+API_TITLE = "rolefit"
+API_VERSION = "1.0.0"
+API_DESCRIPTION = (
+    "Role profiles, candidate competency records and explainable, reproducible match scores. "
+    "Errors are RFC 9457 problem details; lists are cursor-paginated; writes take "
+    "Idempotency-Key (POST) and If-Match (PUT/PATCH)."
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+access_log = structlog.get_logger("rolefit.access")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the WSGI application for ``config`` (default: from the environment)."""
+    config = config or Config.from_env()
+    configure_logging(config.log_level, config.log_format)
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        TESTING=config.testing,
+    )
+    app.extensions["rolefit.config"] = config
+    database = Database(
+        config.database_url,
+        statement_timeout_ms=config.statement_timeout_ms,
+        pool_size=config.pool_size,
+    )
+    app.extensions["rolefit.db"] = database
+
+    api = Api(
+        app,
+        spec_kwargs={
+            "info": {"description": API_DESCRIPTION},
+            "servers": [{"url": "/"}],
+        },
+    )
+    api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
+    app.extensions["rolefit.api"] = api
+    _register_blueprints(api)
+    register_error_handlers(app)
+    app.register_error_handler(AuthError, handle_auth_error)
+    _register_request_hooks(app)
+    return app
+
+
+def _register_blueprints(api: Api) -> None:
+    from service.api.candidates.routes import blp as candidates
+    from service.api.competencies.routes import blp as competencies
+    from service.api.matching.routes import blp as matching
+    from service.api.ops import blp as ops
+    from service.api.roles.routes import blp as roles
+
+    for blueprint in (ops, competencies, roles, candidates, matching):
+        api.register_blueprint(blueprint)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def start_request() -> Response | None:
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        if request.method in _BODY_METHODS and request.path.startswith("/v1/"):
+            has_body = bool(request.content_length) or "chunked" in request.headers.get(
+                "Transfer-Encoding", ""
+            )
+            mimetype = request.mimetype
+            if has_body and not (mimetype == "application/json" or mimetype.endswith("+json")):
+                return problem(415, "Unsupported Media Type", "send the body as application/json")
+        return None
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.path.startswith("/v1/"):
+            response.headers["Cache-Control"] = "no-store"
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        duration = time.perf_counter() - g.get("started", time.perf_counter())
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(request.method, route).observe(duration)
+        principal = g.get("principal")
+        access_log.info(
+            "request",
+            request_id=g.get("request_id"),
+            method=request.method,
+            route=route,
+            status=response.status_code,
+            duration_ms=round(duration * 1000, 2),
+            key_id=principal.key_id if principal else None,
+        )
+        return response
+
+    @app.teardown_appcontext
+    def close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()

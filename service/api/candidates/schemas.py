@@ -1,0 +1,157 @@
+"""Schemas of /v1/candidates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from service.api.schemas import PageArgsSchema, PageSchema, Timestamp
+from service.domain import scoring
+from service.domain.candidates import MAX_RECORDS
+
+MAX_BATCH = 500
+
+
+class MonthField(fields.Field):
+    """A month, ``YYYY-MM`` (a full date is accepted on input; the day is ignored)."""
+
+    default_error_messages = {"invalid": "a month as YYYY-MM, e.g. 2026-06"}
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            value = scoring.Month.from_index(value)
+        return str(value)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> scoring.Month:
+        if not isinstance(value, str) or len(value) > 10:
+            raise self.make_error("invalid")
+        try:
+            return scoring.Month.parse(value)
+        except ValueError as error:
+            raise self.make_error("invalid") from error
+
+
+class CompetencyRecordSchema(Schema):
+    competency = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Key or any alias (case and spacing ignored); returned as key"},
+    )
+    level = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0, max=5),
+        metadata={
+            "description": "0 none, 1 awareness, 2 working, 3 practitioner, 4 expert, 5 authority"
+        },
+    )
+    years = fields.Float(allow_none=True, validate=validate.Range(min=0, max=80))
+    last_used = MonthField(
+        allow_none=True, metadata={"description": "YYYY-MM; unknown counts as recent"}
+    )
+    evidence = fields.String(
+        load_default=scoring.DEFAULT_EVIDENCE, validate=validate.OneOf(scoring.EVIDENCE_KINDS)
+    )
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+
+_records = fields.List(
+    fields.Nested(CompetencyRecordSchema), validate=validate.Length(max=MAX_RECORDS)
+)
+
+
+class CandidateSchema(Schema):
+    """A candidate. ``email`` and ``phone`` are present only for keys with candidates:pii."""
+
+    id = fields.UUID(dump_only=True)
+    external_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
+    source = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "The system the candidate comes from, e.g. greenhouse"},
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=320))
+    phone = fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(min=3, max=50),
+            validate.Regexp(r"^\+?[0-9 ().\-]{3,50}$", error="digits, spaces, + ( ) . - only"),
+        ],
+    )
+    headline = fields.String(allow_none=True, validate=validate.Length(max=300))
+    years_experience = fields.Float(allow_none=True, validate=validate.Range(min=0, max=80))
+    competencies = fields.List(
+        fields.Nested(CompetencyRecordSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_RECORDS),
+    )
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+    @validates_schema
+    def _external_id_needs_source(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("external_id") is not None and data.get("source") is None and not self.partial:
+            raise ValidationError("source is required with external_id", "source")
+
+
+class CandidateCreateSchema(CandidateSchema):
+    """Body of POST /v1/candidates (and of each batch item)."""
+
+
+class CandidatePatchSchema(CandidateSchema):
+    """Body of PATCH: any subset of the writable fields; ``competencies`` replaces the list."""
+
+    class Meta:
+        partial = True
+
+
+class CompetenciesBodySchema(Schema):
+    """Body of PUT /v1/candidates/{id}/competencies: the whole new list."""
+
+    competencies = fields.List(
+        fields.Nested(CompetencyRecordSchema),
+        required=True,
+        validate=validate.Length(max=MAX_RECORDS),
+    )
+
+
+class CandidateQueryArgsSchema(PageArgsSchema):
+    updated_after = fields.AwareDateTime(
+        format="iso", metadata={"description": "RFC 3339; only candidates changed after it"}
+    )
+    external_id = fields.String(validate=validate.Length(min=1, max=255))
+    source = fields.String(validate=validate.Length(min=1, max=64))
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Case-insensitive substring of name or headline"},
+    )
+
+
+class CandidatePageSchema(PageSchema):
+    data = fields.List(fields.Nested(CandidateSchema), required=True)
+
+
+class BatchBodySchema(Schema):
+    """Body of POST /v1/candidates/batch. Items are checked one by one, not here."""
+
+    candidates = fields.List(
+        fields.Dict(),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH),
+        metadata={"description": f"1..{MAX_BATCH} candidates, each as for POST /v1/candidates"},
+    )
+
+
+class BatchResultSchema(Schema):
+    index = fields.Integer(required=True)
+    status = fields.Integer(required=True, metadata={"description": "201, 409 or 422"})
+    id = fields.UUID(metadata={"description": "The new candidate's id (status 201)"})
+    problem = fields.Dict(metadata={"description": "A problem document (status 4xx)"})
+
+
+class BatchResponseSchema(Schema):
+    results = fields.List(fields.Nested(BatchResultSchema), required=True)

@@ -1,0 +1,109 @@
+"""/v1/competencies: the taxonomy that roles require and candidates are rated on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import or_, select
+
+from service.api.auth import requires
+from service.api.competencies.schemas import (
+    CompetencyCreateSchema,
+    CompetencyPageSchema,
+    CompetencyPatchSchema,
+    CompetencyQueryArgsSchema,
+    CompetencySchema,
+)
+from service.api.pagination import decode_cursor, page_response
+from service.api.writes import check_if_match, etag_for, write
+from service.db import request_session
+from service.domain.competencies import create_competency, get_competency, update_competency
+from service.domain.text import normalize_name
+from service.models import Competency, CompetencyAlias
+
+blp = Blueprint(
+    "competencies", __name__, url_prefix="/v1/competencies", description="Competency taxonomy."
+)
+
+
+def _dump_ready(competency: Competency) -> dict[str, Any]:
+    return {
+        "key": competency.key,
+        "name": competency.name,
+        "category": competency.category,
+        "description": competency.description,
+        "aliases": [a.alias for a in competency.aliases],
+        "created_at": competency.created_at,
+        "updated_at": competency.updated_at,
+    }
+
+
+@blp.route("")
+class Competencies(MethodView):
+    @requires("roles:read")
+    @blp.arguments(CompetencyQueryArgsSchema, location="query")
+    @blp.response(200, CompetencyPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List competencies, ordered by key.
+
+        Filter by `category`, or by `q`, a case-insensitive substring of key, name or alias.
+        """
+        session = request_session()
+        query = select(Competency).order_by(Competency.key).limit(args["limit"] + 1)
+        if "category" in args:
+            query = query.where(Competency.category == args["category"])
+        if "q" in args:
+            needle = f"%{normalize_name(args['q'])}%"
+            aliased = select(CompetencyAlias.competency_id).where(
+                CompetencyAlias.normalized.like(needle)
+            )
+            query = query.where(
+                or_(
+                    Competency.key.like(needle),
+                    Competency.name.ilike(needle),
+                    Competency.id.in_(aliased),
+                )
+            )
+        if "cursor" in args:
+            (after,) = decode_cursor(args["cursor"], "competencies", (str,))
+            query = query.where(Competency.key > after)
+        rows = [_dump_ready(c) for c in session.scalars(query)]
+        body, headers = page_response(rows, args["limit"], "competencies", lambda c: [c["key"]])
+        return body, 200, headers
+
+    @requires("roles:write")
+    @write
+    @blp.arguments(CompetencyCreateSchema)
+    @blp.response(201, CompetencySchema)
+    @blp.alt_response(409, description="The key or an alias is taken; `owner` names the holder")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a competency, with aliases unique across the taxonomy."""
+        competency = create_competency(request_session(), **data)
+        location = url_for("competencies.CompetencyItem", key=competency.key)
+        headers = {"Location": location, "ETag": etag_for(competency.row_version)}
+        return _dump_ready(competency), 201, headers
+
+
+@blp.route("/<string:key>")
+class CompetencyItem(MethodView):
+    @requires("roles:read")
+    @blp.response(200, CompetencySchema)
+    def get(self, key: str) -> Any:
+        """Get one competency; the ETag is for PATCH's If-Match."""
+        competency = get_competency(request_session(), key)
+        return _dump_ready(competency), 200, {"ETag": etag_for(competency.row_version)}
+
+    @requires("roles:write")
+    @write
+    @blp.arguments(CompetencyPatchSchema)
+    @blp.response(200, CompetencySchema)
+    def patch(self, changes: dict[str, Any], key: str) -> Any:
+        """Change a competency (If-Match required). `aliases`, when sent, replaces the list."""
+        session = request_session()
+        competency = get_competency(session, key)
+        check_if_match(etag_for(competency.row_version))
+        update_competency(session, competency, changes)
+        return _dump_ready(competency), 200, {"ETag": etag_for(competency.row_version)}

@@ -1,0 +1,55 @@
+"""Schemas of /v1/competencies."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.api.schemas import PageArgsSchema, PageSchema, Timestamp
+
+SLUG = validate.Regexp(
+    r"^[a-z][a-z0-9-]{1,63}$",
+    error="a slug of 2 to 64 lowercase letters, digits and dashes, starting with a letter",
+)
+MAX_ALIASES = 50
+
+
+class CompetencySchema(Schema):
+    key = fields.String(required=True, validate=SLUG)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    category = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    aliases = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        load_default=list,
+        validate=validate.Length(max=MAX_ALIASES),
+    )
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class CompetencyCreateSchema(CompetencySchema):
+    """Body of POST /v1/competencies."""
+
+
+class CompetencyPatchSchema(Schema):
+    """Body of PATCH: any subset of the writable fields; ``aliases`` replaces the list."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    category = fields.String(validate=validate.Length(min=1, max=64))
+    description = fields.String(validate=validate.Length(max=2000))
+    aliases = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=MAX_ALIASES),
+    )
+
+
+class CompetencyQueryArgsSchema(PageArgsSchema):
+    category = fields.String(validate=validate.Length(max=64))
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Case-insensitive match on key, name or alias"},
+    )
+
+
+class CompetencyPageSchema(PageSchema):
+    data = fields.List(fields.Nested(CompetencySchema), required=True)

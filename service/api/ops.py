@@ -1,0 +1,74 @@
+"""Operational endpoints, without authentication: health, readiness, metrics, API docs."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, send_from_directory
+from flask_smorest import Blueprint
+from sqlalchemy import text
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import NotFound
+from werkzeug.utils import safe_join
+
+from service.api.errors import problem
+from service.api.schemas import HealthSchema
+from service.db import Database
+from service.observability import DB_POOL_IN_USE, metrics_payload
+
+blp = Blueprint("ops", __name__, description="Health, readiness and metrics (no auth).")
+
+# Set by the gunicorn worker on SIGTERM: stop taking new traffic while requests in flight finish.
+DRAINING = {"value": False}
+
+
+@blp.route("/healthz")
+@blp.response(200, HealthSchema)
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers. Never touches the database."""
+    return {"status": "ok"}
+
+
+@blp.route("/readyz")
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, description="Not ready: database unreachable or shutting down")
+def readyz() -> dict[str, str] | Response:
+    """Readiness: the database answers a query and the worker is not shutting down."""
+    if DRAINING["value"]:
+        return problem(503, "Service Unavailable", "shutting down", headers={"Retry-After": "1"})
+    database: Database = current_app.extensions["rolefit.db"]
+    try:
+        with database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:
+        return problem(
+            503, "Service Unavailable", "the database is unreachable", headers={"Retry-After": "5"}
+        )
+    return {"status": "ready"}
+
+
+@blp.route("/metrics")
+@blp.response(200, description="Prometheus text exposition format", content_type="text/plain")
+def metrics() -> Response:
+    """Prometheus metrics, aggregated over every gunicorn worker."""
+    pool = current_app.extensions["rolefit.db"].engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+    if callable(checked_out):
+        DB_POOL_IN_USE.set(checked_out())
+    payload, content_type = metrics_payload()
+    return Response(payload, content_type=content_type)
+
+
+@blp.route("/openapi.yaml")
+@blp.response(200, description="The OpenAPI document, YAML", content_type="application/yaml")
+def openapi_yaml() -> Response:
+    """This API's OpenAPI document as YAML (the same as /openapi.json)."""
+    api = current_app.extensions["rolefit.api"]
+    return Response(api.spec.to_yaml(), content_type="application/yaml")
+
+
+@blp.route("/docs/assets/<path:filename>")
+@blp.doc(hide=True)
+def docs_assets(filename: str) -> Response:
+    """Swagger UI's files, served locally so the reference works without internet access."""
+    if safe_join(swagger_ui_path, filename) is None:
+        raise NotFound()
+    return send_from_directory(swagger_ui_path, filename, max_age=86400)

@@ -1,0 +1,73 @@
+"""Keyset (cursor) pagination for every list.
+
+A cursor is the sort key of the last item of a page, encoded as opaque base64url JSON together
+with the name of the list it belongs to. Because the next page starts strictly after that key,
+walking the pages while rows are inserted or deleted never repeats an item and never skips one
+that existed throughout. A cursor that does not decode to a key of the right shape is a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import request
+from flask_smorest import abort
+
+CURSOR_VERSION = 1
+_INVALID = "the cursor is invalid or belongs to another list; start from page one"
+
+
+def encode_cursor(list_name: str, key: Sequence[Any]) -> str:
+    raw = json.dumps({"v": CURSOR_VERSION, "l": list_name, "k": list(key)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, list_name: str, types: Sequence[type]) -> list[Any]:
+    """The key in ``cursor``; 400 unless it is this list's and every part has the right type."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        key = data["k"]
+        valid = (
+            isinstance(data, dict)
+            and data.get("v") == CURSOR_VERSION
+            and data.get("l") == list_name
+            and isinstance(key, list)
+            and len(key) == len(types)
+            and all(type(v) is t for v, t in zip(key, types, strict=True))
+        )
+    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+        valid = False
+    if not valid:
+        abort(400, message=_INVALID)
+    return list(key)
+
+
+def parse_uuid_cursor(value: str) -> uuid.UUID:
+    """A UUID cursor part; 400 when it is not one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        abort(400, message=_INVALID)
+        raise
+
+
+def page_response(
+    items: list[Any], limit: int, list_name: str, key_of: Callable[[Any], Sequence[Any]]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Build ``{"data", "next_cursor"}`` and the ``Link`` header from ``limit + 1`` fetched rows."""
+    has_more = len(items) > limit
+    items = items[:limit]
+    next_cursor = encode_cursor(list_name, key_of(items[-1])) if has_more and items else None
+    headers: dict[str, str] = {}
+    if next_cursor:
+        args = request.args.to_dict(flat=True)
+        args["cursor"] = next_cursor
+        headers["Link"] = f'<{request.path}?{urlencode(args)}>; rel="next"'
+    return {"data": items, "next_cursor": next_cursor}, headers

@@ -1,0 +1,167 @@
+"""/v1/roles: role profiles with immutable, numbered versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from service.api.auth import current_principal, requires
+from service.api.pagination import decode_cursor, page_response
+from service.api.roles.schemas import (
+    RoleBodySchema,
+    RoleCreateSchema,
+    RolePageSchema,
+    RoleQueryArgsSchema,
+    RoleSchema,
+)
+from service.api.schemas import PageArgsSchema
+from service.api.writes import check_if_match, etag_for, write
+from service.db import request_session
+from service.domain import matching
+from service.domain.roles import RoleDraft, add_version, create_role, get_role, get_version
+from service.models import Competency, Role, RoleVersion
+
+blp = Blueprint("roles", __name__, url_prefix="/v1/roles", description="Role profiles.")
+
+
+def _dump_ready(role: Role, version: RoleVersion, keys: dict[int, str]) -> dict[str, Any]:
+    return {
+        "key": role.key,
+        "title": version.title,
+        "summary": version.summary,
+        "focus": version.focus,
+        "version": version.version,
+        "responsibilities": [
+            {
+                "competency": keys[r.competency_id],
+                "importance": r.importance,
+                "level": r.level,
+                "must_have": r.must_have,
+                "rationale": r.rationale,
+            }
+            for r in version.responsibilities
+        ],
+        "created_at": role.created_at,
+        "updated_at": version.created_at,
+    }
+
+
+def _competency_keys() -> dict[int, str]:
+    return dict(request_session().execute(select(Competency.id, Competency.key)).all())
+
+
+def _etag(version: RoleVersion) -> str:
+    return etag_for(f"v{version.version}")
+
+
+@blp.route("")
+class Roles(MethodView):
+    @requires("roles:read")
+    @blp.arguments(RoleQueryArgsSchema, location="query")
+    @blp.response(200, RolePageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List roles at their current version, ordered by key."""
+        session = request_session()
+        query = (
+            select(Role, RoleVersion)
+            .join(
+                RoleVersion,
+                (RoleVersion.role_id == Role.id) & (RoleVersion.version == Role.current_version),
+            )
+            .order_by(Role.key)
+            .limit(args["limit"] + 1)
+        )
+        if "cursor" in args:
+            (after,) = decode_cursor(args["cursor"], "roles", (str,))
+            query = query.where(Role.key > after)
+        keys = _competency_keys()
+        rows = [_dump_ready(role, version, keys) for role, version in session.execute(query)]
+        body, headers = page_response(rows, args["limit"], "roles", lambda r: [r["key"]])
+        return body, 200, headers
+
+    @requires("roles:write")
+    @write
+    @blp.arguments(RoleCreateSchema)
+    @blp.response(201, RoleSchema)
+    @blp.alt_response(409, description="A role with this key exists")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a role at version 1 and score every candidate against it."""
+        session = request_session()
+        key = data.pop("key")
+        version = create_role(session, key, RoleDraft(**data), by_key=current_principal().key_id)
+        matching.rescore_role(session, version.role.id)
+        headers = {"Location": url_for("roles.RoleItem", key=key), "ETag": _etag(version)}
+        return _dump_ready(version.role, version, _competency_keys()), 201, headers
+
+
+@blp.route("/<string:key>")
+class RoleItem(MethodView):
+    @requires("roles:read")
+    @blp.response(200, RoleSchema)
+    def get(self, key: str) -> Any:
+        """Get a role at its current version; the ETag is for PUT's If-Match."""
+        session = request_session()
+        role = get_role(session, key)
+        version = get_version(session, role, role.current_version)
+        return _dump_ready(role, version, _competency_keys()), 200, {"ETag": _etag(version)}
+
+    @requires("roles:write")
+    @write
+    @blp.arguments(RoleBodySchema)
+    @blp.response(200, RoleSchema)
+    def put(self, data: dict[str, Any], key: str) -> Any:
+        """Write the next version of a role (If-Match required) and rescore every candidate.
+
+        Earlier versions stay readable under /versions; every stored match records the version
+        that produced it. When this returns, every candidate's score reflects the new version.
+        """
+        session = request_session()
+        role = get_role(session, key)
+        check_if_match(etag_for(f"v{role.current_version}"))
+        version = add_version(
+            session, role, role.current_version, RoleDraft(**data), current_principal().key_id
+        )
+        matching.rescore_role(session, role.id)
+        return _dump_ready(role, version, _competency_keys()), 200, {"ETag": _etag(version)}
+
+
+@blp.route("/<string:key>/versions")
+class RoleVersions(MethodView):
+    @requires("roles:read")
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, RolePageSchema)
+    def get(self, args: dict[str, Any], key: str) -> Any:
+        """List every version of a role, oldest first."""
+        session = request_session()
+        role = get_role(session, key)
+        query = (
+            select(RoleVersion)
+            .where(RoleVersion.role_id == role.id)
+            .order_by(RoleVersion.version)
+            .limit(args["limit"] + 1)
+        )
+        if "cursor" in args:
+            (after,) = decode_cursor(args["cursor"], f"roles/{key}/versions", (int,))
+            query = query.where(RoleVersion.version > after)
+        keys = _competency_keys()
+        rows = [_dump_ready(role, v, keys) for v in session.scalars(query)]
+        body, headers = page_response(
+            rows, args["limit"], f"roles/{key}/versions", lambda r: [r["version"]]
+        )
+        return body, 200, headers
+
+
+@blp.route("/<string:key>/versions/<int:version>")
+class RoleVersionItem(MethodView):
+    @requires("roles:read")
+    @blp.response(200, RoleSchema)
+    def get(self, key: str, version: int) -> Any:
+        """Get one immutable version of a role."""
+        session = request_session()
+        role = get_role(session, key)
+        found = get_version(session, role, version)
+        return _dump_ready(role, found, _competency_keys()), 200, {"ETag": _etag(found)}

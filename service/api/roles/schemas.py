@@ -1,0 +1,64 @@
+"""Schemas of /v1/roles."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.api.competencies.schemas import SLUG
+from service.api.schemas import PageArgsSchema, PageSchema, Timestamp
+from service.domain.roles import MAX_RESPONSIBILITIES
+
+
+class ResponsibilitySchema(Schema):
+    competency = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "A competency key or alias; returned as the key"},
+    )
+    importance = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=5),
+        metadata={"description": "How much it matters, 1..5"},
+    )
+    level = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=5),
+        metadata={"description": "Proficiency the role needs, 1..5"},
+    )
+    must_have = fields.Boolean(load_default=False)
+    rationale = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class RoleBodySchema(Schema):
+    """Body of PUT /v1/roles/{key}: a whole new version."""
+
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    summary = fields.String(load_default="", validate=validate.Length(max=4000))
+    focus = fields.String(load_default="", validate=validate.Length(max=4000))
+    responsibilities = fields.List(
+        fields.Nested(ResponsibilitySchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_RESPONSIBILITIES),
+    )
+
+
+class RoleCreateSchema(RoleBodySchema):
+    """Body of POST /v1/roles: creates version 1."""
+
+    key = fields.String(required=True, validate=SLUG)
+
+
+class RoleSchema(RoleCreateSchema):
+    """A role at one version."""
+
+    version = fields.Integer(dump_only=True)
+    created_at = Timestamp(metadata={"description": "When the role was created"})
+    updated_at = Timestamp(metadata={"description": "When this version was created"})
+
+
+class RoleQueryArgsSchema(PageArgsSchema):
+    pass
+
+
+class RolePageSchema(PageSchema):
+    data = fields.List(fields.Nested(RoleSchema), required=True)

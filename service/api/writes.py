@@ -1,0 +1,206 @@
+"""The request-scope transaction of every write, optimistic concurrency, and idempotency.
+
+Views that write are decorated with :func:`write`: the view adds and flushes, the decorator
+commits once when the view returns (or rolls back when it raises). For POST it also implements
+``Idempotency-Key``: the key is claimed in its own short transaction (so a concurrent retry sees
+it and gets a 409), and the response is stored in the *same* transaction as the view's writes, so
+an acknowledged write and its replayable response are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Response, current_app, g, request
+from flask_smorest import abort
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from service.db import Database, request_session, utcnow
+from service.models import IdempotencyRecord
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# A claim older than this whose request never finished (worker killed, database gone) is
+# abandoned: the next retry takes it over. Longer than gunicorn's worker timeout.
+ABANDONED_AFTER = timedelta(seconds=45)
+_REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+
+
+def etag_for(version: int | str) -> str:
+    return f'"{version}"'
+
+
+def check_if_match(current_etag: str) -> None:
+    """PUT and PATCH need ``If-Match``: missing is 428, stale is 412."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        abort(428, message="send If-Match with the ETag from your last GET of this resource")
+    offered = {tag.strip() for tag in header.split(",")}
+    weak_stripped = {tag.removeprefix("W/") for tag in offered}
+    if "*" not in offered and current_etag not in weak_stripped:
+        abort(412, message="the resource changed since you read it; GET it again and retry")
+
+
+def _fingerprint() -> str:
+    body = request.get_data(cache=True)
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), canonical):
+        digest.update(part + b"\0")
+    return digest.hexdigest()
+
+
+def _valid_key(key: str) -> bool:
+    return 1 <= len(key) <= 255 and all(32 < ord(ch) < 127 for ch in key)
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    response = Response(record.response_body, status=record.response_status)
+    for name, value in json.loads(record.response_headers or "{}").items():
+        response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _claim(key: str, fingerprint: str) -> int | Response:
+    """Claim ``key`` for this request: the record id, or the response to send instead."""
+    database: Database = current_app.extensions["rolefit.db"]
+    key_id = g.principal.key_id
+    ttl = timedelta(hours=current_app.extensions["rolefit.config"].idempotency_ttl_hours)
+    for _attempt in range(3):
+        now = utcnow()
+        with database.session() as session:
+            record = session.scalar(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key
+                )
+            )
+            if record is None:
+                record = IdempotencyRecord(
+                    api_key_id=key_id,
+                    key=key,
+                    fingerprint=fingerprint,
+                    created_at=now,
+                    expires_at=now + ttl,
+                )
+                session.add(record)
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    continue  # another request claimed it first: look again
+                return record.id
+            if record.expires_at <= now:
+                session.delete(record)
+                session.commit()
+                continue
+            if record.fingerprint != fingerprint:
+                abort(422, message=f"this {IDEMPOTENCY_HEADER} was used with a different request")
+            if record.response_status is not None:
+                return _replay(record)
+            if now - record.created_at < ABANDONED_AFTER:
+                abort(409, message="a request with this Idempotency-Key is still in progress")
+            taken = session.execute(
+                update(IdempotencyRecord)
+                .where(
+                    IdempotencyRecord.id == record.id,
+                    IdempotencyRecord.created_at == record.created_at,
+                    IdempotencyRecord.response_status.is_(None),
+                )
+                .values(created_at=now)
+            ).rowcount
+            session.commit()
+            if taken:
+                return record.id
+    abort(409, message="a request with this Idempotency-Key is still in progress")
+    raise AssertionError("unreachable")
+
+
+def _release(record_id: int) -> None:
+    """Forget a claim whose request failed, so that a retry runs it again."""
+    database: Database = current_app.extensions["rolefit.db"]
+    try:
+        with database.session() as session:
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+            session.commit()
+    except Exception:
+        current_app.logger.warning("could not release idempotency claim %s", record_id)
+
+
+def write(func: F) -> F:
+    """Commit the view's writes once it returns; for POST, honour ``Idempotency-Key``."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get(IDEMPOTENCY_HEADER) if request.method == "POST" else None
+        record_id: int | None = None
+        if key is not None:
+            if not _valid_key(key):
+                abort(400, message=f"{IDEMPOTENCY_HEADER} must be 1 to 255 printable characters")
+            claimed = _claim(key, _fingerprint())
+            if isinstance(claimed, Response):
+                return claimed
+            record_id = claimed
+        session = request_session()
+        try:
+            result = func(*args, **kwargs)
+            response = current_app.make_response(result)
+            if response.status_code >= 400:
+                raise _Unsuccessful(response)
+            if record_id is not None:
+                headers = {
+                    h: response.headers[h] for h in _REPLAYED_HEADERS if h in response.headers
+                }
+                session.execute(
+                    update(IdempotencyRecord)
+                    .where(IdempotencyRecord.id == record_id)
+                    .values(
+                        response_status=response.status_code,
+                        response_body=response.get_data(as_text=True),
+                        response_headers=json.dumps(headers),
+                    )
+                )
+            session.commit()
+            return response
+        except _Unsuccessful as failed:
+            session.rollback()
+            if record_id is not None:
+                _release(record_id)
+            return failed.response
+        except StaleDataError:
+            session.rollback()
+            if record_id is not None:
+                _release(record_id)
+            abort(412, message="the resource changed concurrently; GET it again and retry")
+        except BaseException:
+            session.rollback()
+            if record_id is not None:
+                _release(record_id)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+class _Unsuccessful(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def purge_expired_idempotency_records(session: Any) -> int:
+    """Delete records past their expiry; returns how many. Run from ``rolefit maintenance``."""
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
+    )
+    return int(result.rowcount or 0)

@@ -1,0 +1,152 @@
+"""The ``rolefit`` command line: database, API keys, serving and demo data."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from service.config import Config
+from service.db import Database
+from service.domain import apikeys
+from service.domain.errors import DomainError
+
+
+def _database() -> Database:
+    config = Config.from_env()
+    # Admin commands (demo load, rescoring, retention) may run long: no statement timeout.
+    return Database(config.database_url, statement_timeout_ms=0)
+
+
+@click.group()
+def main() -> None:
+    """rolefit: role profiles, candidates and match scores."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema and built-in data."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate to the latest schema and load the built-in taxonomy and roles (idempotent)."""
+    from service.migrate import upgrade
+
+    database = _database()
+    report = upgrade(database, revision)
+    click.echo(f"schema at {revision}")
+    added = report.competencies_added + report.roles_added
+    click.echo("built-in data: " + (f"added {', '.join(added)}" if added else "up to date"))
+    database.dispose()
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate down to REVISION (``base`` drops everything)."""
+    from service.migrate import downgrade
+
+    database = _database()
+    downgrade(database, revision)
+    click.echo(f"schema at {revision}")
+    database.dispose()
+
+
+@main.group()
+def keys() -> None:
+    """API keys (stored hashed; a secret is shown once, at creation)."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what uses the key")
+@click.option("--preset", required=True, type=click.Choice(sorted(apikeys.PRESETS)))
+def keys_create(name: str, preset: str) -> None:
+    """Create a key; the secret is printed alone on the last line."""
+    database = _database()
+    with database.session() as session:
+        try:
+            key, token = apikeys.create_key(session, name=name, preset=preset)
+        except DomainError as error:
+            raise click.ClickException(error.detail) from error
+        session.commit()
+        click.echo(f"created {key.id} ({key.preset}): {', '.join(sorted(key.scope_set))}")
+        click.echo("the secret below is shown only now; store it safely:")
+        click.echo(token)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """One key per line: id, name, preset, created, last used, revoked (never secrets)."""
+    database = _database()
+    with database.session() as session:
+        for key in apikeys.list_keys(session):
+            fields = [
+                key.id,
+                key.name,
+                key.preset,
+                _ts(key.created_at),
+                _ts(key.last_used_at),
+                _ts(key.revoked_at),
+            ]
+            click.echo("\t".join(fields))
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke KEY_ID; it is refused from its next request on, by every worker."""
+    database = _database()
+    with database.session() as session:
+        try:
+            key = apikeys.revoke_key(session, key_id)
+        except DomainError as error:
+            raise click.ClickException(error.detail) from error
+        session.commit()
+        click.echo(f"revoked {key.id} at {_ts(key.revoked_at)}")
+
+
+def _ts(value: object) -> str:
+    if value is None:
+        return "-"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[attr-defined]
+
+
+@main.command()
+@click.option("--bind", default=None, help="HOST:PORT (default 127.0.0.1:8000 or ROLEFIT_BIND)")
+@click.option(
+    "--workers", type=int, default=None, help="gunicorn workers (default ROLEFIT_WORKERS)"
+)
+def serve(bind: str | None, workers: int | None) -> None:
+    """Run the service under gunicorn with the project's gunicorn.conf.py."""
+    config_file = Path(
+        os.environ.get("ROLEFIT_GUNICORN_CONFIG")
+        or Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+    )
+    if not config_file.exists():
+        config_file = Path.cwd() / "gunicorn.conf.py"
+    argv = [sys.executable, "-m", "gunicorn", "--config", str(config_file)]
+    if bind:
+        argv += ["--bind", bind]
+    if workers:
+        argv += ["--workers", str(workers)]
+    argv.append("service.wsgi:app")
+    os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with gunicorn
+
+
+@main.command()
+@click.option("--candidates", "count", type=int, default=200, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+def demo(count: int, seed: int) -> None:
+    """Load deterministic synthetic demo candidates (same seed, same candidates)."""
+    from service.domain.demo import load_demo
+
+    database = _database()
+    with database.session() as session:
+        created, skipped = load_demo(session, count=count, seed=seed, on_chunk=session.commit)
+        session.commit()
+    click.echo(f"demo candidates: {created} created, {skipped} already there")
+    database.dispose()

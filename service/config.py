@@ -1,0 +1,61 @@
+"""Configuration, read only from ``ROLEFIT_*`` environment variables.
+
+Defaults are safe for a laptop: an SQLite file under ``var/``, rate limits off, INFO logs.
+Every variable is listed in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'var' / 'rolefit.db'}"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+@dataclass
+class Config:
+    """Settings of one service instance. Build it with :meth:`from_env`."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    log_format: str = "auto"  # json, console, or auto (console on a terminal)
+    # Requests per window for each API key; 0 turns rate limiting off.
+    rate_limit: int = 0
+    rate_limit_window: int = 60
+    statement_timeout_ms: int = 5000
+    pool_size: int = 5
+    max_body_bytes: int = 1024 * 1024
+    idempotency_ttl_hours: int = 24
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls) -> Config:
+        """Read every ``ROLEFIT_*`` variable, falling back to the defaults above."""
+        return cls(
+            database_url=os.environ.get("ROLEFIT_DATABASE_URL") or _default_database_url(),
+            redis_url=os.environ.get("ROLEFIT_REDIS_URL") or None,
+            log_level=os.environ.get("ROLEFIT_LOG_LEVEL", "INFO").upper(),
+            log_format=os.environ.get("ROLEFIT_LOG_FORMAT", "auto").lower(),
+            rate_limit=_env_int("ROLEFIT_RATE_LIMIT", 0),
+            rate_limit_window=_env_int("ROLEFIT_RATE_LIMIT_WINDOW", 60),
+            statement_timeout_ms=_env_int("ROLEFIT_STATEMENT_TIMEOUT_MS", 5000),
+            pool_size=_env_int("ROLEFIT_DB_POOL_SIZE", 5),
+            idempotency_ttl_hours=_env_int("ROLEFIT_IDEMPOTENCY_TTL_HOURS", 24),
+            testing=_env_bool("ROLEFIT_TESTING", False),
+        )

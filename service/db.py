@@ -1,0 +1,150 @@
+"""Database plumbing: the declarative ``Base``, column types, engine and sessions.
+
+Nothing here connects at import time. :class:`Database` is built by the application factory
+(or the CLI) from a URL; the request-scoped session lives on ``flask.g`` and is closed when the
+request ends, so each request owns exactly one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model; constraints get predictable names."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, to the microsecond."""
+    return datetime.now(UTC)
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7).
+
+    Candidate ids sort by creation time, so keyset pages on ``id`` come out in the order rows were
+    created and the primary-key index stays append-mostly.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+def make_engine(url: str, *, statement_timeout_ms: int = 5000, pool_size: int = 5) -> Engine:
+    """Create the engine for ``url`` with the settings every deployment needs.
+
+    - ``pool_pre_ping`` so a database restart costs one failed ping, not a failed request.
+    - PostgreSQL: a ``statement_timeout`` so one slow query cannot pin a worker forever.
+    - SQLite: foreign keys on, WAL and a busy timeout so several workers can share the file.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=10,
+        connect_args={
+            "connect_timeout": 5,
+            "options": f"-c statement_timeout={int(statement_timeout_ms)}",
+        },
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    import hashlib
+
+    def sha256_hex(value: str | bytes | None) -> str | None:
+        if value is None:
+            return None
+        data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        return hashlib.sha256(data).hexdigest()
+
+    # sha256(text) -> lowercase hex, as PostgreSQL's encode(sha256(convert_to(x, 'UTF8')), 'hex'):
+    # lets the same set-based SQL compute matches.inputs_hash (service.domain.matching).
+    dbapi_connection.create_function("sha256", 1, sha256_hex, deterministic=True)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    """An engine and its session factory, owned by one app (or one CLI run)."""
+
+    def __init__(self, url: str, *, statement_timeout_ms: int = 5000, pool_size: int = 5) -> None:
+        self.url = url
+        self.engine = make_engine(
+            url, statement_timeout_ms=statement_timeout_ms, pool_size=pool_size
+        )
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        return self.sessionmaker()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def request_session() -> Session:
+    """The current request's session, opened on first use and closed at teardown."""
+    from flask import current_app, g
+
+    session: Session | None = g.get("db_session")
+    if session is None:
+        database: Database = current_app.extensions["rolefit.db"]
+        session = g.db_session = database.session()
+    return session

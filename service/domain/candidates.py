@@ -1,0 +1,265 @@
+"""Candidates and their competency records: create, change, replace, erase, and bulk import.
+
+Input arrives already shape-checked (the API's schemas); this module applies the rules that
+need the database: competency names resolve through keys and aliases, ``(source,
+external_id)`` is unique, and every change to records rescores the candidate in the same
+transaction, so a stored score is never older than the records it came from.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.db import utcnow, uuid7
+from service.domain import matching, scoring
+from service.domain.competencies import Taxonomy, load_taxonomy, resolve_names
+from service.domain.errors import Conflict, DomainError, Invalid, NotFound
+from service.models import Candidate, CandidateCompetency, IdempotencyRecord
+
+MAX_RECORDS = 200
+PROFILE_FIELDS = ("external_id", "source", "name", "email", "phone", "headline", "years_experience")
+
+
+@dataclass
+class ResolvedRecords:
+    """Records ready to store, and the same records as the scoring model sees them."""
+
+    rows: list[dict[str, Any]]
+    digest: str
+
+
+def resolve_records(
+    taxonomy: Taxonomy, items: Sequence[dict[str, Any]], field_name: str = "competencies"
+) -> ResolvedRecords:
+    """Resolve names to competencies; 422 naming the closest known ones for unknown names."""
+    resolved, errors = resolve_names(taxonomy, [i["competency"] for i in items], field_name)
+    if errors:
+        raise Invalid("some competencies are unknown or listed twice", errors)
+    rows: list[dict[str, Any]] = []
+    model_records: list[scoring.Record] = []
+    for position, ((competency_id, key), item) in enumerate(zip(resolved, items, strict=True)):
+        last_used: scoring.Month | None = item.get("last_used")
+        evidence = item.get("evidence") or scoring.DEFAULT_EVIDENCE
+        rows.append(
+            {
+                "competency_id": competency_id,
+                "position": position,
+                "level": item["level"],
+                "years": item.get("years"),
+                "last_used_month": last_used.index if last_used else None,
+                "evidence": evidence,
+                "note": item.get("note"),
+            }
+        )
+        model_records.append(scoring.Record(key, item["level"], evidence, last_used))
+    return ResolvedRecords(rows, scoring.records_digest(model_records))
+
+
+def get_candidate(session: Session, candidate_id: uuid.UUID) -> Candidate:
+    candidate = session.get(Candidate, candidate_id)
+    if candidate is None:
+        raise NotFound(f"no candidate {candidate_id}")
+    return candidate
+
+
+def _conflict_for(session: Session, source: str | None, external_id: str | None) -> None:
+    if external_id is None:
+        return
+    existing = session.scalar(
+        select(Candidate.id).where(Candidate.source == source, Candidate.external_id == external_id)
+    )
+    if existing is not None:
+        raise Conflict(
+            f"a candidate with source {source!r} and external_id {external_id!r} exists",
+            existing_id=str(existing),
+        )
+
+
+def create_candidate(session: Session, data: dict[str, Any]) -> Candidate:
+    """Create a candidate with records, and score them against every role."""
+    records = resolve_records(load_taxonomy(session), data.get("competencies", []))
+    _conflict_for(session, data.get("source"), data.get("external_id"))
+    now = utcnow()
+    candidate = Candidate(
+        id=uuid7(),
+        created_at=now,
+        updated_at=now,
+        records_digest=records.digest,
+        **{k: data.get(k) for k in PROFILE_FIELDS},
+    )
+    candidate.competencies = [CandidateCompetency(**row) for row in records.rows]
+    session.add(candidate)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Another writer created the same (source, external_id) between our check and insert.
+        _conflict_for(session, data.get("source"), data.get("external_id"))
+        raise
+    matching.rescore_candidates(session, [candidate.id])
+    return candidate
+
+
+def update_candidate(session: Session, candidate: Candidate, changes: dict[str, Any]) -> None:
+    """Apply a PATCH of profile fields; ``competencies``, when sent, replaces the records."""
+    records = changes.pop("competencies", None)
+    new_source = changes.get("source", candidate.source)
+    new_external = changes.get("external_id", candidate.external_id)
+    if (new_source, new_external) != (candidate.source, candidate.external_id):
+        _conflict_for(session, new_source, new_external)
+    for name, value in changes.items():
+        setattr(candidate, name, value)
+    if records is not None:
+        replace_records(session, candidate, records)
+        return
+    candidate.updated_at = utcnow()
+    session.flush()
+
+
+def replace_records(
+    session: Session, candidate: Candidate, items: Sequence[dict[str, Any]]
+) -> None:
+    """Replace every competency record of a candidate and rescore, in one transaction."""
+    records = resolve_records(load_taxonomy(session), items)
+    session.execute(
+        delete(CandidateCompetency).where(CandidateCompetency.candidate_id == candidate.id)
+    )
+    session.expire(candidate, ["competencies"])
+    if records.rows:
+        session.execute(
+            insert(CandidateCompetency),
+            [{"candidate_id": candidate.id, **row} for row in records.rows],
+        )
+    candidate.records_digest = records.digest
+    candidate.updated_at = utcnow()
+    session.flush()
+    matching.rescore_candidates(session, [candidate.id])
+
+
+def erase_candidate(session: Session, candidate_id: uuid.UUID) -> None:
+    """Erase a candidate for good: profile, records, stored matches, replayable responses."""
+    candidate = get_candidate(session, candidate_id)
+    # Stored POST responses that mention the candidate (a create or a batch) go too.
+    session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.response_body.contains(str(candidate.id)))
+    )
+    session.delete(candidate)
+    session.flush()
+
+
+@dataclass
+class BatchOutcome:
+    """Per input index: the new id, or the error that stopped that item."""
+
+    created: dict[int, uuid.UUID] = field(default_factory=dict)
+    failed: dict[int, DomainError] = field(default_factory=dict)
+
+
+def create_many(session: Session, items: Sequence[tuple[int, dict[str, Any]]]) -> BatchOutcome:
+    """Create many candidates with set-based writes; a bad item never blocks the others.
+
+    Items are ``(index, data)`` with data already shape-checked. Three round trips whatever the
+    batch size: one to find existing ``(source, external_id)`` pairs, one multi-row insert per
+    table, and one set-based rescoring of all new candidates.
+    """
+    outcome = BatchOutcome()
+    taxonomy = load_taxonomy(session)
+    prepared: list[tuple[int, dict[str, Any], ResolvedRecords]] = []
+    for index, data in items:
+        try:
+            prepared.append((index, data, resolve_records(taxonomy, data.get("competencies", []))))
+        except DomainError as error:
+            outcome.failed[index] = error
+    # A concurrent writer can insert the same (source, external_id) between the check and the
+    # insert; the savepoint lets us look again and retry without losing the other items.
+    for _attempt in range(3):
+        kept = _drop_duplicates(session, prepared, outcome)
+        if not kept:
+            return outcome
+        try:
+            with session.begin_nested():
+                created = _insert_many(session, kept)
+        except IntegrityError:
+            continue
+        outcome.created.update(created)
+        matching.rescore_candidates(session, list(created.values()))
+        return outcome
+    raise Conflict("the batch kept colliding with concurrent writes; retry it")
+
+
+def _insert_many(
+    session: Session, kept: list[tuple[int, dict[str, Any], ResolvedRecords]]
+) -> dict[int, uuid.UUID]:
+    now = utcnow()
+    created: dict[int, uuid.UUID] = {}
+    candidate_rows: list[dict[str, Any]] = []
+    record_rows: list[dict[str, Any]] = []
+    for index, data, records in kept:
+        candidate_id = uuid7()
+        created[index] = candidate_id
+        candidate_rows.append(
+            {
+                "id": candidate_id,
+                "created_at": now,
+                "updated_at": now,
+                "records_digest": records.digest,
+                "legal_hold": False,
+                "row_version": 1,
+                **{k: data.get(k) for k in PROFILE_FIELDS},
+            }
+        )
+        record_rows.extend({"candidate_id": candidate_id, **row} for row in records.rows)
+    session.execute(insert(Candidate), candidate_rows)
+    if record_rows:
+        session.execute(insert(CandidateCompetency), record_rows)
+    return created
+
+
+def _drop_duplicates(
+    session: Session,
+    prepared: list[tuple[int, dict[str, Any], ResolvedRecords]],
+    outcome: BatchOutcome,
+) -> list[tuple[int, dict[str, Any], ResolvedRecords]]:
+    """Items whose (source, external_id) exists, or repeats an earlier item, fail with 409."""
+    pairs = {
+        (data.get("source"), data["external_id"])
+        for _, data, _ in prepared
+        if data.get("external_id") is not None
+    }
+    existing: dict[tuple[str | None, str], uuid.UUID] = {}
+    pair_list = list(pairs)
+    for start in range(0, len(pair_list), 500):
+        chunk = pair_list[start : start + 500]
+        for source, external_id, cid in session.execute(
+            select(Candidate.source, Candidate.external_id, Candidate.id).where(
+                tuple_(Candidate.source, Candidate.external_id).in_(chunk)
+            )
+        ):
+            existing[(source, external_id)] = cid
+    kept = []
+    first_index: dict[tuple[str | None, str], int] = {}
+    for index, data, records in prepared:
+        pair = (data.get("source"), data.get("external_id"))
+        if pair[1] is not None and pair in existing:
+            outcome.failed[index] = Conflict(
+                f"a candidate with source {pair[0]!r} and external_id {pair[1]!r} exists",
+                existing_id=str(existing[pair]),  # type: ignore[index]
+            )
+            continue
+        if pair[1] is not None and pair in first_index:
+            outcome.failed[index] = Conflict(
+                f"repeats the source and external_id of item {first_index[pair]}",
+                duplicate_of_index=first_index[pair],  # type: ignore[index]
+            )
+            continue
+        if pair[1] is not None:
+            first_index[pair] = index  # type: ignore[index]
+        kept.append((index, data, records))
+    return kept

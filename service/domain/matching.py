@@ -1,0 +1,418 @@
+"""Stored match scores: the set-based SQL twin of :func:`service.domain.scoring.score`.
+
+:mod:`service.domain.scoring` is the one definition of the score. This module recomputes the
+same integers in SQL, so that rescoring 100,000 candidates against a role is one
+``INSERT ... SELECT`` instead of 100,000 Python calls. Every step mirrors the pure function
+(portable to SQLite and PostgreSQL: integer arithmetic only, ``CASE`` instead of
+``GREATEST``/``LEAST``, every operand of a division an integer, so both truncate)::
+
+    conf  = CASE evidence WHEN 'assessment' THEN 10 ... END            (tenths)
+    rec   = 10 if last_used is NULL or age <= 36, else max(5, 10 - ceil((age - 36) / 12))
+    e100  = level * conf * rec                                         (hundredths)
+    cap   = CASE WHEN e100 < 100 * R THEN e100 ELSE 100 * R END
+    weighted = SUM(I * cap * (60 / R))           over the candidate's records the role lists
+    score_hundredths = (10 * weighted + 3 * total) / (6 * total)        total = SUM(I) of the role
+    must_haves_met   = (number of must-haves with e100 >= 100 * R) = (number of must-haves)
+
+and ``inputs_hash`` is :func:`scoring.inputs_hash`'s SHA-256 of
+``"{MODEL_VERSION}|{role key}|{role version}|{YYYY-MM}|{candidates.records_digest}"``
+(SQLite gets a ``sha256`` function from :func:`service.db._sqlite_pragmas`).
+``tests/domain/test_matching_sql.py`` proves on random data that both paths agree exactly.
+
+The functions take a :class:`~sqlalchemy.orm.Session` and only add, flush and execute; the caller
+owns the transaction. A rescore deletes the affected rows and writes fresh ones; the insert is an
+upsert (``ON CONFLICT (role_id, candidate_id) DO UPDATE``) so that a concurrent rescore that
+committed a row in between (a candidate write racing a role rescore) cannot make it fail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from service.db import UTCDateTime, utcnow
+from service.domain import scoring
+from service.models import (
+    Candidate,
+    CandidateCompetency,
+    Competency,
+    Match,
+    Responsibility,
+    Role,
+    RoleVersion,
+)
+
+__all__ = [
+    "CHUNK_SIZE",
+    "RANK_KEY_MUST_HAVES",
+    "current_month",
+    "records_for",
+    "refresh_if_month_changed",
+    "rescore_all",
+    "rescore_candidates",
+    "rescore_role",
+    "responsibilities_for",
+]
+
+CHUNK_SIZE = 500
+"""Candidates rescored per statement by :func:`rescore_candidates` (bounds the IN lists)."""
+
+RANK_KEY_MUST_HAVES = 100_000
+"""``rank_key = must_haves_met * RANK_KEY_MUST_HAVES + score_hundredths`` (score <= 10000)."""
+
+_MATCHES = cast(sa.Table, Match.__table__)
+_MATCH_KEY = ("role_id", "candidate_id")
+_MATCH_COLUMNS = (
+    "role_id",
+    "candidate_id",
+    "role_version",
+    "model_version",
+    "score_hundredths",
+    "must_haves_met",
+    "band",
+    "rank_key",
+    "as_of_month",
+    "inputs_hash",
+    "computed_at",
+)
+
+
+def current_month(now: datetime | None = None) -> scoring.Month:
+    """The month (UTC) that recency is computed against: the month of ``now`` (default: now).
+
+    Raises ``ValueError`` for a naive datetime.
+    """
+    if now is None:
+        now = utcnow()
+    if now.tzinfo is None:
+        raise ValueError("naive datetime given; pass an aware one (e.g. service.db.utcnow())")
+    return scoring.Month.from_date(now.astimezone(UTC).date())
+
+
+# --------------------------------------------------------------------------- one candidate
+
+
+def records_for(session: Session, candidate_id: uuid.UUID) -> list[scoring.Record]:
+    """A candidate's competency records as the scoring model's plain data, in record order."""
+    rows = session.execute(
+        sa.select(
+            Competency.key,
+            CandidateCompetency.level,
+            CandidateCompetency.evidence,
+            CandidateCompetency.last_used_month,
+        )
+        .join(Competency, Competency.id == CandidateCompetency.competency_id)
+        .where(CandidateCompetency.candidate_id == candidate_id)
+        .order_by(CandidateCompetency.position, Competency.key)
+    ).tuples()
+    return [
+        scoring.Record(
+            competency=key,
+            level=level,
+            evidence=evidence,
+            last_used=None if last_used is None else scoring.Month.from_index(last_used),
+        )
+        for key, level, evidence, last_used in rows
+    ]
+
+
+def responsibilities_for(
+    session: Session, role_version_id: int
+) -> tuple[scoring.Responsibility, ...]:
+    """A role version's responsibilities as the scoring model's plain data, in position order."""
+    rows = session.execute(
+        sa.select(
+            Competency.key,
+            Responsibility.importance,
+            Responsibility.level,
+            Responsibility.must_have,
+        )
+        .join(Competency, Competency.id == Responsibility.competency_id)
+        .where(Responsibility.role_version_id == role_version_id)
+        .order_by(Responsibility.position, Responsibility.id)
+    ).tuples()
+    return tuple(
+        scoring.Responsibility(
+            competency=key, importance=importance, level=level, must_have=bool(must_have)
+        )
+        for key, importance, level, must_have in rows
+    )
+
+
+# --------------------------------------------------------------------------- the SQL
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _sha256_hex(text: sa.ColumnElement[str], dialect: str) -> sa.ColumnElement[str]:
+    """Lowercase hex SHA-256 of the UTF-8 bytes of ``text``, on either backend."""
+    if dialect == "postgresql":
+        return sa.func.encode(
+            sa.func.sha256(sa.func.convert_to(text, sa.literal("UTF8"))),
+            sa.literal("hex"),
+            type_=sa.String,
+        )
+    # SQLite: registered per connection by service.db._sqlite_pragmas.
+    return sa.func.sha256(text, type_=sa.String)
+
+
+def _int(value: int) -> sa.ColumnElement[int]:
+    return sa.literal(value, sa.Integer)
+
+
+def _current_roles(as_of: scoring.Month, role_id: int | None) -> sa.Subquery:
+    """One row per role (with at least one responsibility) at its current version.
+
+    Columns: role_id, role_version, role_version_id, total (sum of importances), must_haves
+    (how many) and hash_prefix, the constant part of the inputs_hash text.
+    """
+    hash_prefix = (
+        sa.literal(f"{scoring.MODEL_VERSION}|", sa.String)
+        + Role.key
+        + sa.literal("|", sa.String)
+        + sa.cast(Role.current_version, sa.String)
+        + sa.literal(f"|{as_of}|", sa.String)
+    )
+    query = (
+        sa.select(
+            Role.id.label("role_id"),
+            Role.current_version.label("role_version"),
+            RoleVersion.id.label("role_version_id"),
+            hash_prefix.label("hash_prefix"),
+            sa.cast(sa.func.sum(Responsibility.importance), sa.Integer).label("total"),
+            sa.cast(
+                sa.func.sum(sa.case((Responsibility.must_have, _int(1)), else_=_int(0))),
+                sa.Integer,
+            ).label("must_haves"),
+        )
+        .select_from(Role)
+        .join(
+            RoleVersion,
+            sa.and_(RoleVersion.role_id == Role.id, RoleVersion.version == Role.current_version),
+        )
+        .join(Responsibility, Responsibility.role_version_id == RoleVersion.id)
+        .group_by(Role.id, Role.key, Role.current_version, RoleVersion.id)
+    )
+    if role_id is not None:
+        query = query.where(Role.id == role_id)
+    return query.subquery("current_roles")
+
+
+def _effective_hundredths(as_of: scoring.Month) -> sa.ColumnElement[int]:
+    """``level * confidence_tenths * recency_tenths`` of a candidate_competencies row."""
+    cc = CandidateCompetency
+    confidence = sa.case(
+        *(
+            (cc.evidence == kind, _int(tenths))
+            for kind, tenths in scoring.EVIDENCE_CONFIDENCE_TENTHS.items()
+        ),
+        else_=_int(0),  # unreachable for valid data: scoring.Record refuses unknown evidence
+    )
+    # age = as_of - last_used (months). ceil((age - 36) / 12) = (age - 25) / 12 for age > 36.
+    last_used = cc.last_used_month
+    years_over = (_int(as_of.index - scoring.RECENT_MONTHS + 11) - last_used) // _int(12)
+    aged = _int(10) - years_over
+    recency = sa.case(
+        (last_used.is_(None), _int(10)),
+        (last_used >= _int(as_of.index - scoring.RECENT_MONTHS), _int(10)),  # incl. the future
+        (aged < _int(scoring.MIN_RECENCY_TENTHS), _int(scoring.MIN_RECENCY_TENTHS)),
+        else_=aged,
+    )
+    return cc.level * confidence * recency
+
+
+def _scores_select(
+    session: Session,
+    as_of: scoring.Month,
+    now: datetime,
+    *,
+    role_id: int | None = None,
+    candidate_ids: Sequence[uuid.UUID] | None = None,
+) -> sa.Select[Any]:
+    """The match rows (columns in ``_MATCH_COLUMNS`` order) of the selected pairs.
+
+    Pairs: every candidate (or those of ``candidate_ids``) x every role (or ``role_id``) at its
+    current version. Candidates without a relevant record get score 0 through the outer join.
+    """
+    roles = _current_roles(as_of, role_id)
+    cc = CandidateCompetency
+    e100 = _effective_hundredths(as_of)
+    required100 = Responsibility.level * _int(100)
+    capped = sa.case((e100 < required100, e100), else_=required100)
+    term = Responsibility.importance * capped * (_int(scoring._LCM_LEVELS) // Responsibility.level)
+    must_have_met = sa.case(
+        (sa.and_(Responsibility.must_have, e100 >= required100), _int(1)), else_=_int(0)
+    )
+    per_candidate = (
+        sa.select(
+            cc.candidate_id.label("candidate_id"),
+            roles.c.role_id,
+            sa.cast(sa.func.sum(term), sa.BigInteger).label("weighted"),
+            sa.cast(sa.func.sum(must_have_met), sa.Integer).label("must_haves_met"),
+        )
+        .select_from(cc)
+        .join(Responsibility, Responsibility.competency_id == cc.competency_id)
+        .join(roles, roles.c.role_version_id == Responsibility.role_version_id)
+        .group_by(cc.candidate_id, roles.c.role_id)
+    )
+    if candidate_ids is not None:
+        per_candidate = per_candidate.where(cc.candidate_id.in_(candidate_ids))
+    agg = per_candidate.subquery("per_candidate")
+
+    weighted = sa.cast(sa.func.coalesce(agg.c.weighted, _int(0)), sa.BigInteger)
+    total = roles.c.total
+    score = (weighted * _int(10) + total * _int(3)) // (total * _int(6))
+    met = sa.case(
+        (sa.func.coalesce(agg.c.must_haves_met, _int(0)) == roles.c.must_haves, _int(1)),
+        else_=_int(0),
+    )
+    pairs = (
+        sa.select(
+            roles.c.role_id,
+            Candidate.id.label("candidate_id"),
+            roles.c.role_version,
+            score.label("score_hundredths"),
+            met.label("met"),
+            _sha256_hex(roles.c.hash_prefix + Candidate.records_digest, _dialect(session)).label(
+                "inputs_hash"
+            ),
+        )
+        .select_from(Candidate)
+        .join(roles, sa.true())
+        .outerjoin(
+            agg, sa.and_(agg.c.candidate_id == Candidate.id, agg.c.role_id == roles.c.role_id)
+        )
+    )
+    if candidate_ids is not None:
+        pairs = pairs.where(Candidate.id.in_(candidate_ids))
+    s = pairs.subquery("scored")
+
+    band = sa.case(
+        (s.c.met == _int(0), sa.literal("not-qualified", sa.String)),
+        *(
+            (s.c.score_hundredths >= _int(lowest), sa.literal(name, sa.String))
+            for name, lowest in scoring.BAND_THRESHOLDS_HUNDREDTHS
+        ),
+        else_=sa.literal("weak", sa.String),
+    )
+    return (
+        sa.select(
+            s.c.role_id,
+            s.c.candidate_id,
+            s.c.role_version,
+            sa.literal(scoring.MODEL_VERSION, sa.String),
+            s.c.score_hundredths,
+            s.c.met == _int(1),
+            band,
+            s.c.met * _int(RANK_KEY_MUST_HAVES) + s.c.score_hundredths,
+            _int(as_of.index),
+            s.c.inputs_hash,
+            sa.literal(now, UTCDateTime()),
+        )
+        # SQLite needs a WHERE before ON CONFLICT (else "ON" parses as a join constraint).
+        .where(sa.true())
+    )
+
+
+def _write(session: Session, rows: sa.Select[Any]) -> int:
+    """``INSERT INTO matches ... SELECT`` as an upsert on (role_id, candidate_id); row count."""
+    dialect = _dialect(session)
+    statement: sa.Executable
+    if dialect in ("postgresql", "sqlite"):
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        insert = module.insert(_MATCHES).from_select(_MATCH_COLUMNS, rows)
+        statement = insert.on_conflict_do_update(
+            index_elements=list(_MATCH_KEY),
+            set_={name: insert.excluded[name] for name in _MATCH_COLUMNS if name not in _MATCH_KEY},
+        )
+    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+        statement = sa.insert(_MATCHES).from_select(_MATCH_COLUMNS, rows)
+    result = cast(sa.CursorResult[Any], session.execute(statement))
+    return max(result.rowcount, 0)
+
+
+def _delete(session: Session, *criteria: sa.ColumnElement[bool]) -> None:
+    session.execute(
+        sa.delete(Match).where(*criteria), execution_options={"synchronize_session": "evaluate"}
+    )
+
+
+def _resolve(as_of: scoring.Month | None) -> tuple[scoring.Month, datetime]:
+    now = utcnow()
+    return (current_month(now) if as_of is None else as_of), now
+
+
+def _chunks(ids: Iterable[uuid.UUID], size: int) -> Iterable[list[uuid.UUID]]:
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), size):
+        yield unique[start : start + size]
+
+
+# --------------------------------------------------------------------------- rescoring
+
+
+def rescore_candidates(
+    session: Session, candidate_ids: Sequence[uuid.UUID], *, as_of: scoring.Month | None = None
+) -> None:
+    """Rescore these candidates against the current version of every role.
+
+    Their match rows are deleted and rewritten, :data:`CHUNK_SIZE` candidates per set-based
+    ``INSERT ... SELECT``; other candidates' rows are not touched. Pending ORM changes are flushed
+    first (autoflush), so call it after changing records in the same session. ``as_of`` defaults
+    to the current month.
+    """
+    month, now = _resolve(as_of)
+    for chunk in _chunks(candidate_ids, CHUNK_SIZE):
+        _delete(session, Match.candidate_id.in_(chunk))
+        _write(session, _scores_select(session, month, now, candidate_ids=chunk))
+
+
+def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None = None) -> int:
+    """Rescore every candidate against the current version of one role; rows written.
+
+    One ``DELETE`` of the role's rows and one ``INSERT ... SELECT`` over all candidates.
+    """
+    month, now = _resolve(as_of)
+    _delete(session, Match.role_id == role_id)
+    return _write(session, _scores_select(session, month, now, role_id=role_id))
+
+
+def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> int:
+    """Rescore every candidate against every role (after a model change); rows written."""
+    month, now = _resolve(as_of)
+    _delete(session)
+    return _write(session, _scores_select(session, month, now))
+
+
+def _has_stale_rows(session: Session, role_id: int, month: scoring.Month) -> bool:
+    stale = sa.exists().where(Match.role_id == role_id, Match.as_of_month < month.index)
+    return bool(session.scalar(sa.select(stale)))
+
+
+def refresh_if_month_changed(session: Session, role_id: int) -> bool:
+    """Rescore the role if any of its stored matches was computed for an earlier month.
+
+    Recency depends on the month, so stored scores go stale when it changes. The check is one
+    ``EXISTS``; when it finds stale rows, the role row is locked (``FOR NO KEY UPDATE`` on
+    PostgreSQL, which does not block match inserts' foreign-key checks) and the check repeated,
+    so of several requests racing at the turn of the month only the first rescores. Returns
+    whether this call rescored.
+    """
+    month = current_month()
+    if not _has_stale_rows(session, role_id, month):
+        return False
+    session.execute(
+        sa.select(Role.id).where(Role.id == role_id).with_for_update(key_share=True)
+    ).all()
+    if not _has_stale_rows(session, role_id, month):
+        return False
+    rescore_role(session, role_id, as_of=month)
+    return True

@@ -1,0 +1,114 @@
+"""Rankings and score distributions of a role, read from the stored matches in SQL.
+
+The ranking order is one descending key, ``rank_key = must_haves_met * 100000 +
+score_hundredths``, then candidate id ascending; the index ``ix_matches_ranking`` serves it, so a
+page is one index range scan whatever the number of candidates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from service.models import Candidate, Match
+
+HISTOGRAM_BUCKETS = 10
+
+
+def page(
+    session: Session,
+    role_id: int,
+    *,
+    limit: int,
+    min_score_hundredths: int | None = None,
+    must_haves_met: bool | None = None,
+    after: tuple[int, uuid.UUID] | None = None,
+) -> Sequence[Row[Any]]:
+    """Up to ``limit`` ranked rows after the keyset position ``after`` (rank_key, candidate)."""
+    query = (
+        select(
+            Match.candidate_id,
+            Candidate.name,
+            Candidate.headline,
+            Match.score_hundredths,
+            Match.band,
+            Match.must_haves_met,
+            Match.role_version,
+            Match.model_version,
+            Match.computed_at,
+            Match.rank_key,
+        )
+        .join(Candidate, Candidate.id == Match.candidate_id)
+        .where(Match.role_id == role_id)
+        .order_by(Match.rank_key.desc(), Match.candidate_id)
+        .limit(limit)
+    )
+    if min_score_hundredths is not None:
+        query = query.where(Match.score_hundredths >= min_score_hundredths)
+    if must_haves_met is not None:
+        query = query.where(Match.must_haves_met.is_(must_haves_met))
+    if after is not None:
+        rank_key, candidate_id = after
+        query = query.where(
+            or_(
+                Match.rank_key < rank_key,
+                and_(Match.rank_key == rank_key, Match.candidate_id > candidate_id),
+            )
+        )
+    return session.execute(query).all()
+
+
+def _percentile(session: Session, role_id: int, count: int, fraction: float) -> float | None:
+    """Linear interpolation between the two nearest ranks (as PostgreSQL's percentile_cont)."""
+    if count == 0:
+        return None
+    position = fraction * (count - 1)
+    lower = int(position)
+    values = list(
+        session.scalars(
+            select(Match.score_hundredths)
+            .where(Match.role_id == role_id)
+            .order_by(Match.score_hundredths)
+            .offset(lower)
+            .limit(2)
+        )
+    )
+    low = values[0]
+    high = values[1] if len(values) > 1 else low
+    return round((low + (high - low) * (position - lower)) / 100, 2)
+
+
+def summary(session: Session, role_id: int) -> dict[str, Any]:
+    """count, mean, median, p90, must_haves_met and a 10-bucket histogram, all in SQL."""
+    count, total, met = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Match.score_hundredths), 0),
+            func.coalesce(func.sum(case((Match.must_haves_met, 1), else_=0)), 0),
+        ).where(Match.role_id == role_id)
+    ).one()
+    # Bucket b holds scores in [10b, 10b + 10); a perfect 100 falls in the last bucket.
+    bucket = case(
+        (Match.score_hundredths >= 10000, HISTOGRAM_BUCKETS - 1),
+        else_=Match.score_hundredths // 1000,
+    )
+    counts = dict(
+        session.execute(
+            select(bucket, func.count()).where(Match.role_id == role_id).group_by(bucket)
+        ).all()
+    )
+    return {
+        "count": count,
+        "mean": round(total / count / 100, 2) if count else None,
+        "median": _percentile(session, role_id, count, 0.5),
+        "p90": _percentile(session, role_id, count, 0.9),
+        "must_haves_met": int(met),
+        "histogram": [
+            {"from_": b * 10, "to": b * 10 + 10, "count": int(counts.get(b, 0))}
+            for b in range(HISTOGRAM_BUCKETS)
+        ],
+    }

@@ -1,0 +1,21 @@
+"""SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
+
+from service.models.apikey import ApiKey
+from service.models.candidate import Candidate, CandidateCompetency
+from service.models.competency import Competency, CompetencyAlias
+from service.models.idempotency import IdempotencyRecord
+from service.models.match import Match
+from service.models.role import Responsibility, Role, RoleVersion
+
+__all__ = [
+    "ApiKey",
+    "Candidate",
+    "CandidateCompetency",
+    "Competency",
+    "CompetencyAlias",
+    "IdempotencyRecord",
+    "Match",
+    "Responsibility",
+    "Role",
+    "RoleVersion",
+]

@@ -1,0 +1,37 @@
+"""Stored match scores: one row per (role, candidate), the input of rankings and summaries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base, UTCDateTime
+
+
+class Match(Base):
+    __tablename__ = "matches"
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    candidate_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role_version: Mapped[int]
+    model_version: Mapped[str] = mapped_column(String(32))
+    score_hundredths: Mapped[int]
+    must_haves_met: Mapped[bool]
+    band: Mapped[str] = mapped_column(String(16))
+    # must_haves_met * 100000 + score_hundredths, so one descending key gives the ranking order.
+    rank_key: Mapped[int]
+    # Month (year*12 + month-1) that recency was computed against.
+    as_of_month: Mapped[int]
+    inputs_hash: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# The ranking order (must-haves met first, then score: one descending key), then candidate id
+# ascending; the mixed directions need them in the index for a plain forward range scan.
+Index("ix_matches_ranking", Match.role_id, Match.rank_key.desc(), Match.candidate_id)

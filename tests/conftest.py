@@ -1,0 +1,116 @@
+"""Shared fixtures: ``database`` (migrated once), ``app``, ``client``, ``session``, API keys.
+
+The suite runs on SQLite by default and on PostgreSQL when ROLEFIT_TEST_DATABASE_URL is set
+(``make test`` does both when it is). Every test starts from the built-in data only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service import create_app
+from service.config import Config
+from service.db import Base, Database
+from service.domain import apikeys
+from service.domain.builtin import load_builtin
+from service.migrate import upgrade
+
+POSTGRES_URL = os.environ.get("ROLEFIT_TEST_DATABASE_URL")
+
+
+def _fresh_postgres(url: str) -> None:
+    database = Database(url)
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if POSTGRES_URL:
+        _fresh_postgres(POSTGRES_URL)
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'rolefit.db'}"
+
+
+@pytest.fixture(scope="session")
+def database(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+def make_config(database_url: str, **overrides: Any) -> Config:
+    return Config(database_url=database_url, testing=True, log_format="json", **overrides)
+
+
+@pytest.fixture(scope="session")
+def app(database: Database, database_url: str) -> Flask:
+    return create_app(make_config(database_url))
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table and reload the built-in data, so each test starts the same."""
+    if "database" not in request.fixturenames and "app" not in request.fixturenames:
+        yield
+        return
+    database: Database = request.getfixturevalue("database")
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+    with database.session() as session:
+        load_builtin(session)
+        session.commit()
+    yield
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[Session]:
+    with database.session() as session:
+        yield session
+
+
+@pytest.fixture
+def make_key(database: Database) -> Callable[[str], str]:
+    """``make_key("dashboard")`` returns a fresh token with that preset."""
+
+    def make(preset: str = "admin", name: str | None = None) -> str:
+        with database.session() as session:
+            _key, token = apikeys.create_key(session, name=name or f"test {preset}", preset=preset)
+            session.commit()
+        return token
+
+    return make
+
+
+@pytest.fixture
+def admin_headers(make_key: Callable[[str], str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_key('admin')}"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,50 @@
+"""The built-in taxonomy and the tpm / tmp profiles, as scoring.md defines them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from service.domain.builtin import builtin_data, load_builtin
+from service.domain.roles import current_version, get_role, scoring_view
+from service.models import Competency
+
+# scoring.md, "Built-in competency taxonomy and role profiles": importance, level, must-have.
+EXPECTED = {
+    "technical-depth": ((5, 4, True), (3, 2, False)),
+    "engineering-collaboration": ((5, 4, False), (3, 3, False)),
+    "technical-requirements": ((5, 4, False), (2, 2, False)),
+    "project-lifecycle": ((5, 4, False), (3, 3, False)),
+    "stakeholder-communication": ((4, 3, False), (4, 4, False)),
+    "program-oversight": ((2, 2, False), (5, 4, False)),
+    "cross-functional-engagement": ((2, 2, False), (5, 4, False)),
+    "strategic-alignment": ((2, 2, False), (5, 4, True)),
+    "business-acumen": ((1, 2, False), (4, 3, False)),
+    "change-management": ((1, 1, False), (4, 3, False)),
+}
+
+
+def test_builtin_profiles_match_the_design(session) -> None:
+    for index, key in enumerate(("tpm", "tmp")):
+        view = scoring_view(session, current_version(session, get_role(session, key)))
+        got = {r.competency: (r.importance, r.level, r.must_have) for r in view}
+        assert got == {c: rows[index] for c, rows in EXPECTED.items()}
+
+
+def test_every_builtin_responsibility_has_a_rationale() -> None:
+    for role in builtin_data()["roles"]:
+        for item in role["responsibilities"]:
+            assert len(item["rationale"].split()) >= 8, (role["key"], item["competency"])
+
+
+def test_reloading_never_overwrites_a_deployments_edits(session) -> None:
+    competency = session.scalar(select(Competency).where(Competency.key == "business-acumen"))
+    competency.name = "Commercial sense"
+    session.commit()
+    report = load_builtin(session)
+    session.commit()
+    assert report.competencies_added == [] and report.roles_added == []
+    session.expire_all()
+    assert (
+        session.scalar(select(Competency.name).where(Competency.key == "business-acumen"))
+        == "Commercial sense"
+    )
