@@ -1,0 +1,139 @@
+"""Shared plumbing for the benchmarks: a scratch PostgreSQL database, gunicorn, wrk.
+
+Benchmarks run by hand (see bench/README.md). Every figure is reported next to a baseline
+measured in the same run, because these machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def psql(sql: str) -> None:
+    subprocess.run(["psql", PG_ADMIN_URL, "-q", "-c", sql], check=True)
+
+
+@contextlib.contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def rolefit(env: dict[str, str], *args: str) -> str:
+    """Run the rolefit CLI; returns its stdout."""
+    result = subprocess.run(
+        [str(BIN / "rolefit"), *args], env=env, check=True, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+def env_for(database_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ROLEFIT_DATABASE_URL=database_url,
+        ROLEFIT_LOG_LEVEL="WARNING",
+        ROLEFIT_LOG_FORMAT="json",
+        **extra,
+    )
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
+@contextlib.contextmanager
+def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2) -> Iterator[str]:
+    """Serve ``app`` under the project's gunicorn.conf.py; yields the base URL."""
+    env = dict(env, ROLEFIT_BIND=f"127.0.0.1:{port}", ROLEFIT_WORKERS=str(workers))
+    metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
+    env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    process = subprocess.Popen(  # noqa: S603 - our own executable and arguments
+        [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), app],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/healthz")
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def wait_ready(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: int = 10,
+    connections: int = 8,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
+    script: str | None = None,
+) -> float:
+    """Requests per second that wrk measured; fails on any non-2xx response."""
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    if script:
+        args += ["-s", script]
+    output = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"non-2xx responses from {url}:\n{output}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if not match:
+        raise RuntimeError(output)
+    return float(match.group(1))
+
+
+def post_script(body: dict, headers: dict[str, str]) -> str:
+    """A wrk Lua script that POSTs ``body`` as JSON."""
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}"]
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    handle = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115
+    handle.write("\n".join(lines) + "\n")
+    handle.close()
+    return handle.name
+
+
+def save(name: str, results: dict) -> Path:
+    folder = ROOT / "bench" / "results"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    return path
