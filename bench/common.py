@@ -66,7 +66,7 @@ def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2) -> Iter
     env = dict(env, ROLEFIT_BIND=f"127.0.0.1:{port}", ROLEFIT_WORKERS=str(workers))
     metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
     env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    process = subprocess.Popen(  # noqa: S603 - our own executable and arguments
+    process = subprocess.Popen(
         [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), app],
         env=env,
         cwd=ROOT,
@@ -90,7 +90,7 @@ def wait_ready(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         time.sleep(0.2)

@@ -26,9 +26,17 @@ EXTRA = [
     {"key": "risk-management", "name": "Risk management", "category": "delivery"},
 ]
 COMPETENCIES = [
-    "technical-depth", "engineering-collaboration", "technical-requirements", "project-lifecycle",
-    "stakeholder-communication", "program-oversight", "cross-functional-engagement",
-    "strategic-alignment", "business-acumen", "change-management", "vendor-management",
+    "technical-depth",
+    "engineering-collaboration",
+    "technical-requirements",
+    "project-lifecycle",
+    "stakeholder-communication",
+    "program-oversight",
+    "cross-functional-engagement",
+    "strategic-alignment",
+    "business-acumen",
+    "change-management",
+    "vendor-management",
     "risk-management",
 ]
 EVIDENCE = ["self", "reference", "interview", "work-sample", "assessment"]
@@ -103,7 +111,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
-    rng = random.Random(42)  # noqa: S311 - synthetic data
+    rng = random.Random(42)
 
     with scratch_database("rolefit_bench_ingest") as url:
         env = env_for(url)
@@ -118,9 +126,7 @@ def main() -> None:
                 json.dumps({"candidates": people[i : i + args.batch]}).encode()
                 for i in range(0, len(people), args.batch)
             ]
-            singles = [
-                json.dumps(candidate(rng, "single", i)).encode() for i in range(args.single)
-            ]
+            singles = [json.dumps(candidate(rng, "single", i)).encode() for i in range(args.single)]
             single_seconds = post_all(port, "/v1/candidates", singles, key, args.clients)
             batch_seconds = post_all(port, "/v1/candidates/batch", batches, key, args.clients)
 
@@ -138,8 +144,10 @@ def main() -> None:
     }
     print(f"batch:  {batch_rate:8.0f} candidates/s ({args.candidates} in {batch_seconds:.1f} s)")
     print(f"single: {single_rate:8.0f} candidates/s (baseline, {args.single} one by one)")
-    print(f"ratio {batch_rate / single_rate:.1f}x; target 3000/s: "
-          f"{'ok' if batch_rate >= 3000 else 'BELOW TARGET'}")
+    print(
+        f"ratio {batch_rate / single_rate:.1f}x; target 3000/s: "
+        f"{'ok' if batch_rate >= 3000 else 'BELOW TARGET'}"
+    )
     print(f"saved {save('ingest', results)}")
 
 

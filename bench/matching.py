@@ -24,13 +24,23 @@ from bench.common import env_for, gunicorn, post_script, rolefit, save, scratch_
 TARGETS = {"candidate_matches": 0.30, "role_ranking": 0.25, "inline_match": 0.40}
 INLINE_PROFILE = {
     "competencies": [
-        {"competency": "technical-depth", "level": 4, "evidence": "interview", "last_used": "2025-03"},
+        {
+            "competency": "technical-depth",
+            "level": 4,
+            "evidence": "interview",
+            "last_used": "2025-03",
+        },
         {"competency": "engineering-collaboration", "level": 4, "evidence": "reference"},
         {"competency": "technical-requirements", "level": 3, "evidence": "work-sample"},
         {"competency": "project-lifecycle", "level": 5, "evidence": "assessment"},
         {"competency": "stakeholder-communication", "level": 3, "evidence": "self"},
         {"competency": "program management", "level": 3, "evidence": "interview"},
-        {"competency": "strategic planning", "level": 2, "evidence": "self", "last_used": "2019-05"},
+        {
+            "competency": "strategic planning",
+            "level": 2,
+            "evidence": "self",
+            "last_used": "2019-05",
+        },
         {"competency": "business-acumen", "level": 2, "evidence": "reference"},
     ]
 }
@@ -38,12 +48,12 @@ INLINE_PROFILE = {
 
 def request(method: str, url: str, key: str, body: dict | None = None, **headers: str) -> tuple:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
+    req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Authorization", f"Bearer {key}")
     req.add_header("Content-Type", "application/json")
     for name, value in headers.items():
         req.add_header(name.replace("_", "-"), value)
-    with urllib.request.urlopen(req, timeout=120) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(req, timeout=120) as response:
         return response.status, dict(response.headers), json.loads(response.read() or b"null")
 
 
@@ -77,7 +87,9 @@ def main() -> None:
                 "role_ranking": wrk(f"{base}/v1/roles/tpm/matches?limit=50", headers=auth, **load),
                 "inline_match": wrk(
                     f"{base}/v1/match",
-                    script=post_script(INLINE_PROFILE, {**auth, "Content-Type": "application/json"}),
+                    script=post_script(
+                        INLINE_PROFILE, {**auth, "Content-Type": "application/json"}
+                    ),
                     **load,
                 ),
             }
@@ -104,11 +116,15 @@ def main() -> None:
     print(f"baseline hello-world: {baseline_before:.0f} / {baseline_after:.0f} req/s")
     for name, row in results["endpoints"].items():
         verdict = "ok" if row["ratio"] >= row["target"] else "BELOW TARGET"
-        print(f"{name:18s} {row['rps']:8.0f} req/s  ratio {row['ratio']:.3f} "
-              f"(target {row['target']:.2f}) {verdict}")
+        print(
+            f"{name:18s} {row['rps']:8.0f} req/s  ratio {row['ratio']:.3f} "
+            f"(target {row['target']:.2f}) {verdict}"
+        )
     print(f"demo load of {args.candidates}: {results['demo_load_seconds']} s")
-    print(f"role change + rescore of {args.candidates}: {results['role_change_rescore_seconds']} s "
-          "(target 5 s)")
+    print(
+        f"role change + rescore of {args.candidates}: {results['role_change_rescore_seconds']} s "
+        "(target 5 s)"
+    )
     print(f"saved {save('matching', results)}")
 
 

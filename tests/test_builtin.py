@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from service.domain import catalog
 from service.domain.builtin import builtin_data, load_builtin
-from service.domain.roles import current_version, get_role, scoring_view
 from service.models import Competency
 
 # scoring.md, "Built-in competency taxonomy and role profiles": importance, level, must-have.
@@ -25,7 +25,7 @@ EXPECTED = {
 
 def test_builtin_profiles_match_the_design(session) -> None:
     for index, key in enumerate(("tpm", "tmp")):
-        view = scoring_view(session, current_version(session, get_role(session, key)))
+        view = catalog.current(session).roles[key].responsibilities
         got = {r.competency: (r.importance, r.level, r.must_have) for r in view}
         assert got == {c: rows[index] for c, rows in EXPECTED.items()}
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 11:05:40.526836
+Create Date: 2026-11-26 11:21:41.829180
 """
 
 from collections.abc import Sequence
@@ -53,6 +53,11 @@ def upgrade() -> None:
     with op.batch_alter_table('candidates', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_candidates_updated_at'), ['updated_at'], unique=False)
 
+    op.create_table('catalog_state',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token', sa.String(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_catalog_state'))
+    )
     op.create_table('competencies',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
@@ -72,6 +77,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('current_version', sa.Integer(), nullable=False),
+    sa.Column('scored_month', sa.Integer(), nullable=False),
     sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', service.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_roles')),
@@ -208,6 +214,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_competencies_category'))
 
     op.drop_table('competencies')
+    op.drop_table('catalog_state')
     with op.batch_alter_table('candidates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_candidates_updated_at'))
 

@@ -16,8 +16,10 @@ from flask import current_app, g, request
 from flask_smorest import Blueprint
 
 from service.api.errors import problem
-from service.db import Database
-from service.domain.apikeys import Principal, authenticate, touch
+from service.db import Database, request_session
+from service.domain import catalog
+from service.domain.apikeys import Principal, authenticate, touch, use_worth_recording
+from service.domain.catalog import Catalog
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,13 +52,15 @@ def _authenticate() -> Principal:
         raise AuthError(401, "send an API key as 'Authorization: Bearer <key>'")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "the Authorization header must be 'Bearer <key>'")
-    database: Database = current_app.extensions["rolefit.db"]
-    # Authentication reads in its own short session: a request's own transaction starts clean.
-    with database.session() as session:
-        principal = authenticate(session, token.strip())
-        if principal is None:
-            raise AuthError(401, "the API key is unknown or revoked")
-        if touch(session, principal):
+    # The request's own session: one pooled connection (and one liveness ping) per request.
+    principal = authenticate(request_session(), token.strip())
+    if principal is None:
+        raise AuthError(401, "the API key is unknown or revoked")
+    if use_worth_recording(principal):
+        # In its own short transaction: the request's may be read-only or roll back.
+        database: Database = current_app.extensions["rolefit.db"]
+        with database.session() as session:
+            touch(session, principal.key_id)
             session.commit()
     return principal
 
@@ -88,3 +92,9 @@ def handle_auth_error(error: AuthError) -> Any:
         headers = {"WWW-Authenticate": 'Bearer realm="rolefit"'}
         return problem(401, "Unauthorized", error.detail, headers=headers)
     return problem(403, "Forbidden", error.detail)
+
+
+def current_catalog() -> Catalog:
+    """The taxonomy and current role profiles, from the worker's cache when still current."""
+    principal: Principal | None = g.get("principal")
+    return catalog.current(request_session(), principal.catalog_token if principal else None)

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from flask import Flask, Response, g, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -131,6 +131,16 @@ def handle_domain_error(error: DomainError) -> Response:
     return problem(status, error.title, error.detail, slug=error.slug, errors=errors, **error.extra)
 
 
+def handle_integrity_error(error: IntegrityError) -> Response:
+    """A uniqueness race the domain's checks could not see (a concurrent write won): a 409."""
+    log.info("integrity_conflict", error=type(getattr(error, "orig", error)).__name__)
+    return problem(
+        409,
+        "Conflict",
+        "the request conflicts with a concurrent change; read the resource again and retry",
+    )
+
+
 def handle_database_unavailable(error: Exception) -> Response:
     log.warning("database_unavailable", error=type(error).__name__)
     return problem(
@@ -162,4 +172,5 @@ def _is_database_outage(error: Exception) -> bool:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)

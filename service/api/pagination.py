@@ -20,7 +20,30 @@ from flask import request
 from flask_smorest import abort
 
 CURSOR_VERSION = 1
+MAX_CURSOR_LENGTH = 512
+# Bounds on a cursor's parts: anything a real page could have produced fits, and anything
+# outside would fail in the database (integer overflow, NUL in text) instead of as a 400.
+_MAX_TEXT_PART = 255
+_MAX_INT_PART = 2**31 - 1
 _INVALID = "the cursor is invalid or belongs to another list; start from page one"
+
+
+def _valid_part(value: Any, kind: type) -> bool:
+    if type(value) is not kind:  # exact: a bool is not an int here
+        return False
+    if isinstance(value, int):
+        return 0 <= value <= _MAX_INT_PART
+    if isinstance(value, str):
+        return len(value) <= _MAX_TEXT_PART and value.isprintable()
+    return True
+
+
+LINK_HEADER = {
+    "Link": {
+        "description": 'The next page, `<...>; rel="next"`; absent on the last page',
+        "schema": {"type": "string"},
+    }
+}
 
 
 def encode_cursor(list_name: str, key: Sequence[Any]) -> str:
@@ -30,19 +53,20 @@ def encode_cursor(list_name: str, key: Sequence[Any]) -> str:
 
 def decode_cursor(cursor: str, list_name: str, types: Sequence[type]) -> list[Any]:
     """The key in ``cursor``; 400 unless it is this list's and every part has the right type."""
+    key: Any = None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        key = data["k"]
         valid = (
-            isinstance(data, dict)
+            len(cursor) <= MAX_CURSOR_LENGTH
+            and isinstance(data, dict)
             and data.get("v") == CURSOR_VERSION
             and data.get("l") == list_name
-            and isinstance(key, list)
+            and isinstance(key := data.get("k"), list)
             and len(key) == len(types)
-            and all(type(v) is t for v, t in zip(key, types, strict=True))
+            and all(_valid_part(v, t) for v, t in zip(key, types, strict=True))
         )
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+    except (ValueError, TypeError, UnicodeError, RecursionError, binascii.Error):
         valid = False
     if not valid:
         abort(400, message=_INVALID)

@@ -22,6 +22,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from service.api.errors import PROBLEM_MIMETYPE
+from service.api.schemas import ProblemSchema
 from service.db import Database, request_session, utcnow
 from service.models import IdempotencyRecord
 
@@ -32,6 +34,69 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # abandoned: the next retry takes it over. Longer than gunicorn's worker timeout.
 ABANDONED_AFTER = timedelta(seconds=45)
 _REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+
+
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The ETag of your last GET of this resource: missing is a 428, stale a 412",
+}
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": IDEMPOTENCY_HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "1..255 printable ASCII characters, scoped to your API key and kept 24 h. A retry with the "
+        "same key and body replays the first response with `Idempotent-Replayed: true`"
+    ),
+}
+ETAG_HEADER = {"ETag": {"description": "For If-Match on PUT/PATCH", "schema": {"type": "string"}}}
+LOCATION_HEADER = {"Location": {"description": "The new resource", "schema": {"type": "string"}}}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored response of an earlier request",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
+def problem_doc(blp: Any, status: int, description: str) -> Callable[[F], F]:
+    """Document an error response of a view as a problem+json document."""
+    decorator: Callable[[F], F] = blp.alt_response(
+        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
+    )
+    return decorator
+
+
+def if_match_doc(blp: Any) -> Callable[[F], F]:
+    """Document ``If-Match`` and its 412 / 428 on a PUT or PATCH view."""
+
+    def decorator(func: F) -> F:
+        func = problem_doc(blp, 412, "If-Match is stale: nothing was written")(func)
+        func = problem_doc(blp, 428, "If-Match is missing")(func)
+        documented: F = blp.doc(parameters=[IF_MATCH_PARAMETER])(func)
+        return documented
+
+    return decorator
+
+
+def idempotency_doc(blp: Any, conflict: str | None = None) -> Callable[[F], F]:
+    """Document ``Idempotency-Key`` and its outcomes on a POST view.
+
+    ``conflict`` describes the view's own 409, if it has one (one status, one description).
+    """
+    in_flight = "the first request with this Idempotency-Key is still in flight"
+
+    def decorator(func: F) -> F:
+        func = problem_doc(blp, 400, "Idempotency-Key is not 1..255 printable characters")(func)
+        func = problem_doc(blp, 409, f"{conflict}; or {in_flight}" if conflict else in_flight)(func)
+        documented: F = blp.doc(parameters=[IDEMPOTENCY_PARAMETER])(func)
+        return documented
+
+    return decorator
 
 
 def etag_for(version: int | str) -> str:
@@ -62,7 +127,8 @@ def _fingerprint() -> str:
 
 
 def _valid_key(key: str) -> bool:
-    return 1 <= len(key) <= 255 and all(32 < ord(ch) < 127 for ch in key)
+    """1..255 printable ASCII characters (inner spaces allowed, none at either end)."""
+    return 1 <= len(key) <= 255 and key.strip() == key and all(32 <= ord(ch) < 127 for ch in key)
 
 
 def _replay(record: IdempotencyRecord) -> Response:

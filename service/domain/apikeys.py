@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
+from service.domain import catalog
 from service.domain.errors import Invalid, NotFound
 from service.models import ApiKey
 
@@ -57,12 +58,17 @@ LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller of one request."""
+    """The authenticated caller of one request.
+
+    ``catalog_token`` is the catalog's state token (see :mod:`service.domain.catalog`), read in
+    the same round trip as the key so that requests reuse the cached catalog for free.
+    """
 
     key_id: str
     name: str
     scopes: frozenset[str]
     last_used_at: datetime | None
+    catalog_token: str | None = None
 
 
 def _hash(token: str) -> str:
@@ -99,30 +105,39 @@ def authenticate(session: Session, token: str) -> Principal | None:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "rf" or len(parts[1]) != 12:
         return None
-    row = session.execute(
-        select(
-            ApiKey.id,
-            ApiKey.name,
-            ApiKey.scopes,
-            ApiKey.secret_hash,
-            ApiKey.revoked_at,
-            ApiKey.last_used_at,
-        ).where(ApiKey.prefix == parts[1])
-    ).first()
-    if row is None or not hmac.compare_digest(row.secret_hash, _hash(token)):
+    table = ApiKey.__table__
+    # Core, not ORM: this runs on every request, and the ORM layer would double its cost.
+    row = (
+        session.connection()
+        .execute(
+            select(
+                table.c.id,
+                table.c.name,
+                table.c.scopes,
+                table.c.secret_hash,
+                table.c.revoked_at,
+                table.c.last_used_at,
+                catalog.token_query(),
+            ).where(table.c.prefix == parts[1])
+        )
+        .first()
+    )
+    if row is None or not hmac.compare_digest(row[3], _hash(token)):
         return None
-    if row.revoked_at is not None:
+    if row[4] is not None:
         return None
-    return Principal(row.id, row.name, frozenset(row.scopes.split()), row.last_used_at)
+    return Principal(row[0], row[1], frozenset(row[2].split()), row[5], row[6])
 
 
-def touch(session: Session, principal: Principal) -> bool:
-    """Record use of a key, at most once per ``LAST_USED_RESOLUTION``. True when written."""
-    now = utcnow()
-    if principal.last_used_at and now - principal.last_used_at < LAST_USED_RESOLUTION:
-        return False
-    session.execute(update(ApiKey).where(ApiKey.id == principal.key_id).values(last_used_at=now))
-    return True
+def use_worth_recording(principal: Principal) -> bool:
+    """Whether ``last_used_at`` is old enough to be written again (at most once a minute)."""
+    last = principal.last_used_at
+    return last is None or utcnow() - last >= LAST_USED_RESOLUTION
+
+
+def touch(session: Session, key_id: str) -> None:
+    """Record that a key was used now."""
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
 
 
 def list_keys(session: Session) -> list[ApiKey]:

@@ -11,15 +11,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, func, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db import utcnow, uuid7
 from service.domain import matching, scoring
-from service.domain.competencies import Taxonomy, load_taxonomy, resolve_names
+from service.domain.competencies import (
+    Taxonomy,
+    contains_pattern,
+    load_taxonomy,
+    resolve_names,
+)
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound
 from service.models import Candidate, CandidateCompetency, IdempotencyRecord
 
@@ -33,6 +39,7 @@ class ResolvedRecords:
 
     rows: list[dict[str, Any]]
     digest: str
+    records: list[scoring.Record] = field(default_factory=list)
 
 
 def resolve_records(
@@ -59,7 +66,7 @@ def resolve_records(
             }
         )
         model_records.append(scoring.Record(key, item["level"], evidence, last_used))
-    return ResolvedRecords(rows, scoring.records_digest(model_records))
+    return ResolvedRecords(rows, scoring.records_digest(model_records), model_records)
 
 
 def get_candidate(session: Session, candidate_id: uuid.UUID) -> Candidate:
@@ -67,6 +74,49 @@ def get_candidate(session: Session, candidate_id: uuid.UUID) -> Candidate:
     if candidate is None:
         raise NotFound(f"no candidate {candidate_id}")
     return candidate
+
+
+def list_candidates(
+    session: Session,
+    *,
+    limit: int,
+    after: uuid.UUID | None = None,
+    updated_after: datetime | None = None,
+    external_id: str | None = None,
+    source: str | None = None,
+    q: str | None = None,
+) -> list[Candidate]:
+    """Up to ``limit`` candidates ordered by id (creation order), after the id ``after``.
+
+    ``q`` is a case-insensitive substring of the name or the headline.
+    """
+    query = select(Candidate).order_by(Candidate.id).limit(limit)
+    if after is not None:
+        query = query.where(Candidate.id > after)
+    if updated_after is not None:
+        query = query.where(Candidate.updated_at > updated_after)
+    if external_id is not None:
+        query = query.where(Candidate.external_id == external_id)
+    if source is not None:
+        query = query.where(Candidate.source == source)
+    if q is not None:
+        needle = contains_pattern(q.lower())
+        query = query.where(
+            or_(
+                func.lower(Candidate.name).like(needle, escape="\\"),
+                func.lower(Candidate.headline).like(needle, escape="\\"),
+            )
+        )
+    return list(session.scalars(query))
+
+
+def _require_source(source: str | None, external_id: str | None) -> None:
+    """An ``external_id`` means nothing without the system it comes from."""
+    if external_id is not None and source is None:
+        raise Invalid(
+            "a candidate with an external_id needs a source",
+            {"source": ["source is required with external_id"]},
+        )
 
 
 def _conflict_for(session: Session, source: str | None, external_id: str | None) -> None:
@@ -84,6 +134,7 @@ def _conflict_for(session: Session, source: str | None, external_id: str | None)
 
 def create_candidate(session: Session, data: dict[str, Any]) -> Candidate:
     """Create a candidate with records, and score them against every role."""
+    _require_source(data.get("source"), data.get("external_id"))
     records = resolve_records(load_taxonomy(session), data.get("competencies", []))
     _conflict_for(session, data.get("source"), data.get("external_id"))
     now = utcnow()
@@ -95,9 +146,11 @@ def create_candidate(session: Session, data: dict[str, Any]) -> Candidate:
         **{k: data.get(k) for k in PROFILE_FIELDS},
     )
     candidate.competencies = [CandidateCompetency(**row) for row in records.rows]
-    session.add(candidate)
+    # Added inside the savepoint: begin_nested() flushes what is pending *before* the savepoint
+    # exists, and a duplicate failing there would doom the whole transaction.
     try:
         with session.begin_nested():
+            session.add(candidate)
             session.flush()
     except IntegrityError:
         # Another writer created the same (source, external_id) between our check and insert.
@@ -112,6 +165,7 @@ def update_candidate(session: Session, candidate: Candidate, changes: dict[str, 
     records = changes.pop("competencies", None)
     new_source = changes.get("source", candidate.source)
     new_external = changes.get("external_id", candidate.external_id)
+    _require_source(new_source, new_external)
     if (new_source, new_external) != (candidate.source, candidate.external_id):
         _conflict_for(session, new_source, new_external)
     for name, value in changes.items():
@@ -126,8 +180,15 @@ def update_candidate(session: Session, candidate: Candidate, changes: dict[str, 
 def replace_records(
     session: Session, candidate: Candidate, items: Sequence[dict[str, Any]]
 ) -> None:
-    """Replace every competency record of a candidate and rescore, in one transaction."""
+    """Replace every competency record of a candidate and rescore, in one transaction.
+
+    The candidate row is updated first: its version check (and, on PostgreSQL, its row lock)
+    makes a concurrent writer from the same ETag fail with 412 before any record is touched.
+    """
     records = resolve_records(load_taxonomy(session), items)
+    candidate.records_digest = records.digest
+    candidate.updated_at = utcnow()
+    session.flush()
     session.execute(
         delete(CandidateCompetency).where(CandidateCompetency.candidate_id == candidate.id)
     )
@@ -137,9 +198,6 @@ def replace_records(
             insert(CandidateCompetency),
             [{"candidate_id": candidate.id, **row} for row in records.rows],
         )
-    candidate.records_digest = records.digest
-    candidate.updated_at = utcnow()
-    session.flush()
     matching.rescore_candidates(session, [candidate.id])
 
 
@@ -174,6 +232,7 @@ def create_many(session: Session, items: Sequence[tuple[int, dict[str, Any]]]) -
     prepared: list[tuple[int, dict[str, Any], ResolvedRecords]] = []
     for index, data in items:
         try:
+            _require_source(data.get("source"), data.get("external_id"))
             prepared.append((index, data, resolve_records(taxonomy, data.get("competencies", []))))
         except DomainError as error:
             outcome.failed[index] = error
@@ -201,8 +260,10 @@ def _insert_many(
     created: dict[int, uuid.UUID] = {}
     candidate_rows: list[dict[str, Any]] = []
     record_rows: list[dict[str, Any]] = []
-    for index, data, records in kept:
-        candidate_id = uuid7()
+    # Ids minted in the same millisecond are random among themselves: sorting them keeps the
+    # batch's order in every list ordered by id.
+    ids = sorted(uuid7() for _ in kept)
+    for (index, data, records), candidate_id in zip(kept, ids, strict=True):
         created[index] = candidate_id
         candidate_rows.append(
             {
@@ -233,7 +294,7 @@ def _drop_duplicates(
         for _, data, _ in prepared
         if data.get("external_id") is not None
     }
-    existing: dict[tuple[str | None, str], uuid.UUID] = {}
+    existing: dict[tuple[str | None, str | None], uuid.UUID] = {}
     pair_list = list(pairs)
     for start in range(0, len(pair_list), 500):
         chunk = pair_list[start : start + 500]
@@ -244,22 +305,22 @@ def _drop_duplicates(
         ):
             existing[(source, external_id)] = cid
     kept = []
-    first_index: dict[tuple[str | None, str], int] = {}
+    first_index: dict[tuple[str | None, str | None], int] = {}
     for index, data, records in prepared:
         pair = (data.get("source"), data.get("external_id"))
         if pair[1] is not None and pair in existing:
             outcome.failed[index] = Conflict(
                 f"a candidate with source {pair[0]!r} and external_id {pair[1]!r} exists",
-                existing_id=str(existing[pair]),  # type: ignore[index]
+                existing_id=str(existing[pair]),
             )
             continue
         if pair[1] is not None and pair in first_index:
             outcome.failed[index] = Conflict(
                 f"repeats the source and external_id of item {first_index[pair]}",
-                duplicate_of_index=first_index[pair],  # type: ignore[index]
+                duplicate_of_index=first_index[pair],
             )
             continue
         if pair[1] is not None:
-            first_index[pair] = index  # type: ignore[index]
+            first_index[pair] = index
         kept.append((index, data, records))
     return kept

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
@@ -24,8 +25,19 @@ class Taxonomy:
     def resolve(self, name: str) -> tuple[int, str] | None:
         return self.by_name.get(normalize_name(name))
 
-    def suggestions(self, name: str) -> list[str]:
-        return closest(name, self.by_name)
+    def suggestions(self, name: str, n: int = 3) -> list[str]:
+        """The closest competencies, as keys (with the alias that was close, when it was one)."""
+        shown: list[str] = []
+        seen: set[int] = set()
+        for near in closest(name, self.by_name, n=n * 3):
+            competency_id, key = self.by_name[near]
+            if competency_id in seen:
+                continue
+            seen.add(competency_id)
+            shown.append(key if near == key else f"{key} ({near!r})")
+            if len(shown) == n:
+                break
+        return shown
 
 
 def load_taxonomy(session: Session) -> Taxonomy:
@@ -71,7 +83,52 @@ def resolve_names(
     return resolved, errors
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape ``\\``) matching ``text`` anywhere, its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_competencies(
+    session: Session,
+    *,
+    limit: int,
+    after: str | None = None,
+    category: str | None = None,
+    q: str | None = None,
+) -> list[Competency]:
+    """Up to ``limit`` competencies ordered by key, after the key ``after``.
+
+    ``q`` is a case- and spacing-insensitive substring of the key, the name or an alias.
+    """
+    query = select(Competency).order_by(Competency.key).limit(limit)
+    if category is not None:
+        query = query.where(Competency.category == category)
+    if q is not None:
+        needle = contains_pattern(normalize_name(q))
+        aliased = select(CompetencyAlias.competency_id).where(
+            CompetencyAlias.normalized.like(needle, escape="\\")
+        )
+        query = query.where(
+            or_(
+                Competency.key.like(needle, escape="\\"),
+                func.lower(Competency.name).like(needle, escape="\\"),
+                Competency.id.in_(aliased),
+            )
+        )
+    if after is not None:
+        query = query.where(Competency.key > after)
+    return list(session.scalars(query))
+
+
+# Keys are slugs (the API's contract); anything else cannot name a row, and is not sent to the
+# database, where a NUL or an overlong value would be an error rather than "not found".
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
+
+
 def get_competency(session: Session, key: str) -> Competency:
+    if not KEY_PATTERN.match(key):
+        raise NotFound(f"no competency {key!r}")
     competency = session.scalar(select(Competency).where(Competency.key == key))
     if competency is None:
         raise NotFound(f"no competency {key!r}")
@@ -125,10 +182,13 @@ def create_competency(
 ) -> Competency:
     if session.scalar(select(Competency.id).where(Competency.key == key)) is not None:
         raise Conflict(f"competency {key!r} already exists", owner=key)
-    if session.scalar(
-        select(CompetencyAlias.id).where(CompetencyAlias.normalized == normalize_name(key))
-    ):
-        raise Conflict(f"{key!r} is already an alias of another competency")
+    owner = session.scalar(
+        select(Competency.key)
+        .join(CompetencyAlias)
+        .where(CompetencyAlias.normalized == normalize_name(key))
+    )
+    if owner is not None:
+        raise Conflict(f"{key!r} is already an alias of competency {owner!r}", owner=owner)
     cleaned = _check_aliases(session, key, aliases, owner_id=None)
     now = utcnow()
     competency = Competency(
@@ -144,24 +204,40 @@ def create_competency(
     )
     session.add(competency)
     session.flush()
+    _taxonomy_changed(session)
     return competency
 
 
 def update_competency(session: Session, competency: Competency, changes: dict[str, object]) -> None:
-    """Apply a PATCH; ``aliases``, when given, replaces the whole list."""
-    if "aliases" in changes:
-        aliases = changes.pop("aliases")
+    """Apply a PATCH; ``aliases``, when given, replaces the whole list.
+
+    The competency row is updated first: its version check (and, on PostgreSQL, its row lock)
+    makes a concurrent PATCH from the same ETag fail cleanly before any alias is touched.
+    """
+    aliases = changes.pop("aliases", None)
+    cleaned = None
+    if aliases is not None:
         assert isinstance(aliases, list)
         cleaned = _check_aliases(session, competency.key, aliases, owner_id=competency.id)
+    for field, value in changes.items():
+        setattr(competency, field, value)
+    competency.updated_at = utcnow()
+    session.flush()
+    if cleaned is not None:
         competency.aliases.clear()
         session.flush()
         competency.aliases.extend(
             CompetencyAlias(alias=a, normalized=n, position=i) for i, (a, n) in enumerate(cleaned)
         )
-    for field, value in changes.items():
-        setattr(competency, field, value)
-    competency.updated_at = utcnow()
-    session.flush()
+        session.flush()
+    _taxonomy_changed(session)
+
+
+def _taxonomy_changed(session: Session) -> None:
+    """Every worker caches the taxonomy per catalog token: replace it in this transaction."""
+    from service.domain import catalog  # catalog builds on this module
+
+    catalog.changed(session)
 
 
 def invalid_if(errors: dict[str, list[str]]) -> None:

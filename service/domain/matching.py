@@ -42,7 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.db import UTCDateTime, utcnow
-from service.domain import scoring
+from service.domain import catalog, scoring
 from service.models import (
     Candidate,
     CandidateCompetency,
@@ -56,8 +56,8 @@ from service.models import (
 __all__ = [
     "CHUNK_SIZE",
     "RANK_KEY_MUST_HAVES",
+    "candidate_inputs",
     "current_month",
-    "records_for",
     "refresh_if_month_changed",
     "rescore_all",
     "rescore_candidates",
@@ -103,27 +103,46 @@ def current_month(now: datetime | None = None) -> scoring.Month:
 # --------------------------------------------------------------------------- one candidate
 
 
-def records_for(session: Session, candidate_id: uuid.UUID) -> list[scoring.Record]:
-    """A candidate's competency records as the scoring model's plain data, in record order."""
-    rows = session.execute(
-        sa.select(
-            Competency.key,
-            CandidateCompetency.level,
-            CandidateCompetency.evidence,
-            CandidateCompetency.last_used_month,
+def candidate_inputs(
+    session: Session, candidate_id: uuid.UUID
+) -> tuple[str, list[scoring.Record]] | None:
+    """A candidate's records digest and records as the scoring model's plain data, in record
+    order; None when there is no such candidate. One round trip: it runs on every match read.
+    """
+    candidates = Candidate.__table__
+    records = CandidateCompetency.__table__
+    competencies = Competency.__table__
+    rows = (
+        session.connection()
+        .execute(
+            sa.select(
+                candidates.c.records_digest,
+                competencies.c.key,
+                records.c.level,
+                records.c.evidence,
+                records.c.last_used_month,
+            )
+            .select_from(
+                candidates.outerjoin(records, records.c.candidate_id == candidates.c.id).outerjoin(
+                    competencies, competencies.c.id == records.c.competency_id
+                )
+            )
+            .where(candidates.c.id == candidate_id)
+            .order_by(records.c.position, competencies.c.key)
         )
-        .join(Competency, Competency.id == CandidateCompetency.competency_id)
-        .where(CandidateCompetency.candidate_id == candidate_id)
-        .order_by(CandidateCompetency.position, Competency.key)
+        .all()
     )
-    return [
+    if not rows:
+        return None
+    return rows[0][0], [
         scoring.Record(
             competency=key,
             level=level,
             evidence=evidence,
             last_used=None if last_used is None else scoring.Month.from_index(last_used),
         )
-        for key, level, evidence, last_used in rows
+        for _digest, key, level, evidence, last_used in rows
+        if key is not None
     ]
 
 
@@ -387,41 +406,44 @@ def rescore_candidates(
 def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None = None) -> int:
     """Rescore every candidate against the current version of one role; rows written.
 
-    One ``DELETE`` of the role's rows and one ``INSERT ... SELECT`` over all candidates.
+    One ``DELETE`` of the role's rows and one ``INSERT ... SELECT`` over all candidates; the
+    role then records the month its scores were computed for.
     """
     month, now = _resolve(as_of)
     _delete(session, Match.role_id == role_id)
-    return _write(session, _scores_select(session, month, now, role_id=role_id))
+    written = _write(session, _scores_select(session, month, now, role_id=role_id))
+    session.execute(sa.update(Role).where(Role.id == role_id).values(scored_month=month.index))
+    catalog.changed(session)
+    return written
 
 
 def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> int:
     """Rescore every candidate against every role (after a model change); rows written."""
     month, now = _resolve(as_of)
     _delete(session)
-    return _write(session, _scores_select(session, month, now))
+    written = _write(session, _scores_select(session, month, now))
+    session.execute(sa.update(Role).values(scored_month=month.index))
+    catalog.changed(session)
+    return written
 
 
-def _has_stale_rows(session: Session, role_id: int, month: scoring.Month) -> bool:
-    stale = sa.exists().where(Match.role_id == role_id, Match.as_of_month < month.index)
-    return bool(session.scalar(sa.select(stale)))
+def refresh_if_month_changed(session: Session, role_id: int, scored_month: int) -> bool:
+    """Rescore the role if its stored matches were computed for an earlier month.
 
-
-def refresh_if_month_changed(session: Session, role_id: int) -> bool:
-    """Rescore the role if any of its stored matches was computed for an earlier month.
-
-    Recency depends on the month, so stored scores go stale when it changes. The check is one
-    ``EXISTS``; when it finds stale rows, the role row is locked (``FOR NO KEY UPDATE`` on
-    PostgreSQL, which does not block match inserts' foreign-key checks) and the check repeated,
-    so of several requests racing at the turn of the month only the first rescores. Returns
-    whether this call rescored.
+    Recency depends on the month, so stored scores go stale when it changes. Candidate writes
+    always score for the current month, so a role whose full rescore (``scored_month``, from
+    the cached catalog) is this month has no stale rows: the common case costs no query. When
+    the month has moved on, the role row is locked (``FOR NO KEY UPDATE`` on PostgreSQL, which
+    does not block match inserts' foreign-key checks) and re-read, so of several requests racing
+    at the turn of the month only the first rescores. Returns whether this call rescored.
     """
     month = current_month()
-    if not _has_stale_rows(session, role_id, month):
+    if scored_month >= month.index:
         return False
-    session.execute(
-        sa.select(Role.id).where(Role.id == role_id).with_for_update(key_share=True)
-    ).all()
-    if not _has_stale_rows(session, role_id, month):
+    locked = session.execute(
+        sa.select(Role.scored_month).where(Role.id == role_id).with_for_update(key_share=True)
+    ).scalar_one()
+    if locked >= month.index:
         return False
     rescore_role(session, role_id, as_of=month)
     return True

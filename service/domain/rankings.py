@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.models import Candidate, Match
@@ -27,7 +27,7 @@ def page(
     min_score_hundredths: int | None = None,
     must_haves_met: bool | None = None,
     after: tuple[int, uuid.UUID] | None = None,
-) -> Sequence[Row[Any]]:
+) -> Sequence[Any]:
     """Up to ``limit`` ranked rows after the keyset position ``after`` (rank_key, candidate)."""
     query = (
         select(
@@ -96,7 +96,7 @@ def summary(session: Session, role_id: int) -> dict[str, Any]:
         (Match.score_hundredths >= 10000, HISTOGRAM_BUCKETS - 1),
         else_=Match.score_hundredths // 1000,
     )
-    counts = dict(
+    counts: dict[int, int] = dict(
         session.execute(
             select(bucket, func.count()).where(Match.role_id == role_id).group_by(bucket)
         ).all()

@@ -10,12 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
-from service.domain import scoring
-from service.domain.competencies import invalid_if, load_taxonomy, resolve_names
+from service.domain import catalog
+from service.domain.competencies import KEY_PATTERN, invalid_if, load_taxonomy, resolve_names
 from service.domain.errors import Conflict, Invalid, NotFound, PreconditionFailed
-from service.models import Competency, Responsibility, Role, RoleVersion
+from service.models import Responsibility, Role, RoleVersion
 
 MAX_RESPONSIBILITIES = 100
+MAX_VERSION = 2**31 - 1  # a larger number in a URL cannot be a version (nor a SQL integer)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def _build_version(
 
 
 def get_role(session: Session, key: str) -> Role:
+    if not KEY_PATTERN.match(key):
+        raise NotFound(f"no role {key!r}")
     role = session.scalar(select(Role).where(Role.key == key))
     if role is None:
         raise NotFound(f"no role {key!r}")
@@ -77,6 +80,8 @@ def get_role(session: Session, key: str) -> Role:
 
 
 def get_version(session: Session, role: Role, version: int) -> RoleVersion:
+    if not 1 <= version <= MAX_VERSION:
+        raise NotFound(f"role {role.key!r} has no version {version}")
     found = session.scalar(
         select(RoleVersion).where(RoleVersion.role_id == role.id, RoleVersion.version == version)
     )
@@ -98,6 +103,7 @@ def create_role(session: Session, key: str, draft: RoleDraft, by_key: str | None
     version = _build_version(session, role, 1, draft, by_key)
     session.add_all([role, version])
     session.flush()
+    catalog.changed(session)
     return version
 
 
@@ -118,85 +124,5 @@ def add_version(
     role.current_version = expected_version + 1
     role.updated_at = utcnow()
     session.flush()
+    catalog.changed(session)
     return new
-
-
-def scoring_view(session: Session, version: RoleVersion) -> tuple[scoring.Responsibility, ...]:
-    """A version's responsibilities as the scoring model's plain data."""
-    keys = dict(
-        session.execute(
-            select(Competency.id, Competency.key).where(
-                Competency.id.in_([r.competency_id for r in version.responsibilities])
-            )
-        ).all()
-    )
-    return tuple(
-        scoring.Responsibility(
-            competency=keys[r.competency_id],
-            importance=r.importance,
-            level=r.level,
-            must_have=r.must_have,
-        )
-        for r in version.responsibilities
-    )
-
-
-@dataclass(frozen=True)
-class RoleProfile:
-    """A role's current version as the scoring model needs it."""
-
-    role_id: int
-    key: str
-    version: int
-    responsibilities: tuple[scoring.Responsibility, ...]
-
-
-# Role versions are immutable, so their responsibilities can be cached by version id in every
-# process without ever going stale; only "which version is current" is read per request.
-_RESPONSIBILITIES_CACHE: dict[int, tuple[scoring.Responsibility, ...]] = {}
-_CACHE_LIMIT = 10_000
-
-
-def _responsibilities(session: Session, version_ids: list[int]) -> None:
-    missing = [v for v in version_ids if v not in _RESPONSIBILITIES_CACHE]
-    if not missing:
-        return
-    if len(_RESPONSIBILITIES_CACHE) > _CACHE_LIMIT:
-        _RESPONSIBILITIES_CACHE.clear()
-    rows = session.execute(
-        select(
-            Responsibility.role_version_id,
-            Competency.key,
-            Responsibility.importance,
-            Responsibility.level,
-            Responsibility.must_have,
-        )
-        .join(Competency, Competency.id == Responsibility.competency_id)
-        .where(Responsibility.role_version_id.in_(missing))
-        .order_by(Responsibility.role_version_id, Responsibility.position)
-    )
-    grouped: dict[int, list[scoring.Responsibility]] = {v: [] for v in missing}
-    for version_id, key, importance, level, must_have in rows:
-        grouped[version_id].append(scoring.Responsibility(key, importance, level, must_have))
-    for version_id, items in grouped.items():
-        _RESPONSIBILITIES_CACHE[version_id] = tuple(items)
-
-
-def current_profiles(session: Session, keys: Sequence[str] | None = None) -> list[RoleProfile]:
-    """Every role (or those named) at its current version, ordered by key."""
-    query = (
-        select(Role.id, Role.key, Role.current_version, RoleVersion.id)
-        .join(
-            RoleVersion,
-            (RoleVersion.role_id == Role.id) & (RoleVersion.version == Role.current_version),
-        )
-        .order_by(Role.key)
-    )
-    if keys is not None:
-        query = query.where(Role.key.in_(list(keys)))
-    rows = session.execute(query).all()
-    _responsibilities(session, [row[3] for row in rows])
-    return [
-        RoleProfile(role_id, key, version, _RESPONSIBILITIES_CACHE[version_id])
-        for role_id, key, version, version_id in rows
-    ]

@@ -2,6 +2,7 @@
 
 from service.models.apikey import ApiKey
 from service.models.candidate import Candidate, CandidateCompetency
+from service.models.catalog import CatalogState
 from service.models.competency import Competency, CompetencyAlias
 from service.models.idempotency import IdempotencyRecord
 from service.models.match import Match
@@ -11,6 +12,7 @@ __all__ = [
     "ApiKey",
     "Candidate",
     "CandidateCompetency",
+    "CatalogState",
     "Competency",
     "CompetencyAlias",
     "IdempotencyRecord",

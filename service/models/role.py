@@ -16,6 +16,9 @@ class Role(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     current_version: Mapped[int] = mapped_column(default=1)
+    # Month index (year*12 + month-1) for which all of this role's stored matches were last
+    # recomputed; when the month moves on, recency changes and the role is rescored.
+    scored_month: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

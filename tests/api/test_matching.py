@@ -220,7 +220,9 @@ def test_fit_leans_and_explains(client: FlaskClient, admin_headers) -> None:
 )
 def test_fit_rejects_bad_role_pairs(client: FlaskClient, admin_headers, query, status) -> None:
     candidate = create(client, admin_headers, "F", TPM_LIKE)
-    assert_problem(client.get(f"/v1/candidates/{candidate}/fit{query}", headers=admin_headers), status)
+    assert_problem(
+        client.get(f"/v1/candidates/{candidate}/fit{query}", headers=admin_headers), status
+    )
 
 
 def test_inline_match_stores_nothing(client: FlaskClient, admin_headers) -> None:
@@ -242,9 +244,9 @@ def test_inline_match_stores_nothing(client: FlaskClient, admin_headers) -> None
     assert rows["strategic-alignment"]["recency"] < 1.0
     listed = client.get("/v1/candidates", headers=admin_headers).get_json()
     assert listed["data"] == []
-    assert client.get("/v1/roles/tmp/matches/summary", headers=admin_headers).get_json()[
-        "count"
-    ] == 0
+    assert (
+        client.get("/v1/roles/tmp/matches/summary", headers=admin_headers).get_json()["count"] == 0
+    )
 
 
 def test_inline_match_names_the_closest_competency(client: FlaskClient, admin_headers) -> None:
@@ -274,3 +276,32 @@ def test_dashboard_can_read_rankings_but_not_write(client: FlaskClient, admin_he
     dashboard = bearer(make_key("dashboard"))
     assert client.get("/v1/roles/tpm/matches", headers=dashboard).status_code == 200
     assert_problem(client.post("/v1/candidates", json={"name": "x"}, headers=dashboard), 403)
+
+
+def assert_shape(body, schema) -> None:
+    """Every documented field is present and nothing undocumented is (bodies built by hand)."""
+    from marshmallow import fields as mf
+
+    declared = {f.data_key or name: f for name, f in schema.fields.items()}
+    assert set(body) == set(declared), (set(body) ^ set(declared), type(schema).__name__)
+    for key, field in declared.items():
+        value = body[key]
+        inner = field.inner if isinstance(field, mf.List) else field
+        if isinstance(inner, mf.Nested) and value is not None:
+            for item in value if isinstance(field, mf.List) else [value]:
+                assert_shape(item, inner.schema)
+        if isinstance(field, mf.Dict) and isinstance(field.value_field, mf.Nested):
+            for item in value.values():
+                assert_shape(item, field.value_field.schema)
+
+
+def test_hand_built_bodies_match_their_schemas(client: FlaskClient, admin_headers) -> None:
+    from service.api.matching import schemas
+
+    candidate = create(client, admin_headers, "Shape", TPM_LIKE)
+    get = lambda path: client.get(path, headers=admin_headers).get_json()  # noqa: E731
+    assert_shape(get(f"/v1/candidates/{candidate}/matches"), schemas.CandidateMatchesSchema())
+    assert_shape(get(f"/v1/candidates/{candidate}/fit"), schemas.FitSchema())
+    assert_shape(get("/v1/roles/tpm/matches"), schemas.RankingPageSchema())
+    inline = client.post("/v1/match", json={"competencies": TPM_LIKE}, headers=admin_headers)
+    assert_shape(inline.get_json(), schemas.InlineMatchesSchema())

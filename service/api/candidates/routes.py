@@ -9,7 +9,7 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from service.api.auth import AuthError, has_scope, requires
 from service.api.candidates.schemas import (
@@ -23,8 +23,23 @@ from service.api.candidates.schemas import (
     CompetenciesBodySchema,
 )
 from service.api.errors import PROBLEM_BASE, flatten_errors
-from service.api.pagination import decode_cursor, page_response, parse_uuid_cursor
-from service.api.writes import check_if_match, etag_for, write
+from service.api.pagination import (
+    LINK_HEADER,
+    decode_cursor,
+    page_response,
+    parse_uuid_cursor,
+)
+from service.api.writes import (
+    ETAG_HEADER,
+    LOCATION_HEADER,
+    REPLAYED_HEADER,
+    check_if_match,
+    etag_for,
+    idempotency_doc,
+    if_match_doc,
+    problem_doc,
+    write,
+)
 from service.db import request_session
 from service.domain import candidates as domain
 from service.domain.errors import Conflict, DomainError, Invalid
@@ -35,8 +50,10 @@ blp = Blueprint("candidates", __name__, url_prefix="/v1/candidates", description
 CONTACT_FIELDS = ("email", "phone")
 
 
-def _require_pii_to_write(data: dict[str, Any]) -> None:
-    if any(data.get(f) is not None for f in CONTACT_FIELDS) and not has_scope("candidates:pii"):
+def _require_pii_to_write(data: dict[str, Any], *, patch: bool = False) -> None:
+    # On PATCH a null clears the stored value: that is writing contact data too.
+    sent = [f for f in CONTACT_FIELDS if f in data and (patch or data[f] is not None)]
+    if sent and not has_scope("candidates:pii"):
         raise AuthError(403, "writing email or phone needs the scope 'candidates:pii'")
 
 
@@ -91,7 +108,8 @@ def _one(candidate: Candidate) -> dict[str, Any]:
 class Candidates(MethodView):
     @requires("candidates:read")
     @blp.arguments(CandidateQueryArgsSchema, location="query")
-    @blp.response(200, CandidatePageSchema)
+    @blp.response(200, CandidatePageSchema, headers=LINK_HEADER)
+    @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
     def get(self, args: dict[str, Any]) -> Any:
         """List candidates in creation order (ids are time-ordered UUIDs).
 
@@ -99,29 +117,19 @@ class Candidates(MethodView):
         case-insensitive substring of name or headline.
         """
         session = request_session()
-        query = select(Candidate).order_by(Candidate.id).limit(args["limit"] + 1)
-        if "updated_after" in args:
-            query = query.where(Candidate.updated_at > args["updated_after"])
-        if "external_id" in args:
-            query = query.where(Candidate.external_id == args["external_id"])
-        if "source" in args:
-            query = query.where(Candidate.source == args["source"])
-        if "q" in args:
-            needle = (
-                "%"
-                + args["q"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
-            )
-            query = query.where(
-                or_(
-                    func.lower(Candidate.name).like(needle, escape="\\"),
-                    func.lower(Candidate.headline).like(needle, escape="\\"),
-                )
-            )
+        after = None
         if "cursor" in args:
-            (after,) = decode_cursor(args["cursor"], "candidates", (str,))
-            query = query.where(Candidate.id > parse_uuid_cursor(after))
-        found = list(session.scalars(query))
+            (cursor_id,) = decode_cursor(args["cursor"], "candidates", (str,))
+            after = parse_uuid_cursor(cursor_id)
+        found = domain.list_candidates(
+            session,
+            limit=args["limit"] + 1,
+            after=after,
+            updated_after=args.get("updated_after"),
+            external_id=args.get("external_id"),
+            source=args.get("source"),
+            q=args.get("q"),
+        )
         records = _records(session, [c.id for c in found[: args["limit"]]])
         rows = [_dump_ready(c, records.get(c.id, [])) for c in found]
         body, headers = page_response(rows, args["limit"], "candidates", lambda r: [str(r["id"])])
@@ -130,8 +138,10 @@ class Candidates(MethodView):
     @requires("candidates:write")
     @write
     @blp.arguments(CandidateCreateSchema)
-    @blp.response(201, CandidateSchema)
-    @blp.alt_response(409, description="(source, external_id) exists; `existing_id` names it")
+    @blp.response(
+        201, CandidateSchema, headers={**LOCATION_HEADER, **ETAG_HEADER, **REPLAYED_HEADER}
+    )
+    @idempotency_doc(blp, conflict="(source, external_id) exists; `existing_id` names it")
     def post(self, data: dict[str, Any]) -> Any:
         """Create a candidate; it is scored against every role before this returns."""
         _require_pii_to_write(data)
@@ -146,7 +156,8 @@ class Candidates(MethodView):
 @blp.route("/<uuid:candidate_id>")
 class CandidateItem(MethodView):
     @requires("candidates:read")
-    @blp.response(200, CandidateSchema)
+    @blp.response(200, CandidateSchema, headers=ETAG_HEADER)
+    @problem_doc(blp, 404, "No candidate with this id (or it was erased)")
     def get(self, candidate_id: uuid.UUID) -> Any:
         """Get a candidate with their competency records."""
         candidate = domain.get_candidate(request_session(), candidate_id)
@@ -155,10 +166,13 @@ class CandidateItem(MethodView):
     @requires("candidates:write")
     @write
     @blp.arguments(CandidatePatchSchema)
-    @blp.response(200, CandidateSchema)
+    @blp.response(200, CandidateSchema, headers=ETAG_HEADER)
+    @if_match_doc(blp)
+    @problem_doc(blp, 404, "No candidate with this id (or it was erased)")
+    @problem_doc(blp, 409, "(source, external_id) belongs to another candidate: `existing_id`")
     def patch(self, changes: dict[str, Any], candidate_id: uuid.UUID) -> Any:
         """Change profile fields (If-Match required); `competencies`, if sent, replaces the list."""
-        _require_pii_to_write(changes)
+        _require_pii_to_write(changes, patch=True)
         session = request_session()
         candidate = domain.get_candidate(session, candidate_id)
         check_if_match(etag_for(candidate.row_version))
@@ -168,6 +182,7 @@ class CandidateItem(MethodView):
     @requires("candidates:erase")
     @write
     @blp.response(204)
+    @problem_doc(blp, 404, "No candidate with this id (or it was erased)")
     def delete(self, candidate_id: uuid.UUID) -> Any:
         """Erase a candidate for good: profile, records, scores; 404 from then on."""
         domain.erase_candidate(request_session(), candidate_id)
@@ -179,7 +194,9 @@ class CandidateCompetencies(MethodView):
     @requires("candidates:write")
     @write
     @blp.arguments(CompetenciesBodySchema)
-    @blp.response(200, CandidateSchema)
+    @blp.response(200, CandidateSchema, headers=ETAG_HEADER)
+    @if_match_doc(blp)
+    @problem_doc(blp, 404, "No candidate with this id (or it was erased)")
     def put(self, body: dict[str, Any], candidate_id: uuid.UUID) -> Any:
         """Replace the candidate's competency records (If-Match required) and rescore them."""
         session = request_session()
@@ -212,7 +229,8 @@ class CandidateBatch(MethodView):
     @requires("candidates:write")
     @write
     @blp.arguments(BatchBodySchema)
-    @blp.response(200, BatchResponseSchema)
+    @blp.response(200, BatchResponseSchema, headers=REPLAYED_HEADER)
+    @idempotency_doc(blp)
     def post(self, body: dict[str, Any]) -> Any:
         """Create up to 500 candidates; one result per item, in order.
 
@@ -224,12 +242,17 @@ class CandidateBatch(MethodView):
         results: dict[int, dict[str, Any]] = {}
         valid: list[tuple[int, dict[str, Any]]] = []
         for index, item in enumerate(body["candidates"]):
+            if not isinstance(item, dict):
+                errors = {"_schema": ["each item must be an object, as for POST /v1/candidates"]}
+                results[index] = _item_problem(index, 422, None, errors)
+                continue
             try:
                 data = schema.load(item)
-                _require_pii_to_write(data)
             except ValidationError as error:
                 results[index] = _item_problem(index, 422, None, flatten_errors(error.messages))
                 continue
+            # Authorization concerns the whole request: contact data without the scope is a 403.
+            _require_pii_to_write(data)
             valid.append((index, data))
         outcome = domain.create_many(request_session(), valid)
         for index, candidate_id in outcome.created.items():

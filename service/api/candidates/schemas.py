@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
-from service.api.schemas import PageArgsSchema, PageSchema, Timestamp
+from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
 from service.domain import scoring
 from service.domain.candidates import MAX_RECORDS
 
@@ -37,7 +37,7 @@ class MonthField(fields.Field):
 class CompetencyRecordSchema(Schema):
     competency = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=200),
+        validate=text(200, 1),
         metadata={"description": "Key or any alias (case and spacing ignored); returned as key"},
     )
     level = fields.Integer(
@@ -55,7 +55,7 @@ class CompetencyRecordSchema(Schema):
     evidence = fields.String(
         load_default=scoring.DEFAULT_EVIDENCE, validate=validate.OneOf(scoring.EVIDENCE_KINDS)
     )
-    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    note = fields.String(allow_none=True, validate=text(1000))
 
 
 _records = fields.List(
@@ -67,14 +67,18 @@ class CandidateSchema(Schema):
     """A candidate. ``email`` and ``phone`` are present only for keys with candidates:pii."""
 
     id = fields.UUID(dump_only=True)
-    external_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
+    external_id = fields.String(
+        allow_none=True,
+        validate=text(255, 1),
+        metadata={"description": "The id in `source`; needs `source`"},
+    )
     source = fields.String(
         allow_none=True,
-        validate=validate.Length(min=1, max=64),
+        validate=text(64, 1),
         metadata={"description": "The system the candidate comes from, e.g. greenhouse"},
     )
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(allow_none=True, validate=validate.Length(max=320))
+    name = fields.String(required=True, validate=text(200, 1))
+    email = fields.Email(allow_none=True, validate=text(320))
     phone = fields.String(
         allow_none=True,
         validate=[
@@ -82,7 +86,7 @@ class CandidateSchema(Schema):
             validate.Regexp(r"^\+?[0-9 ().\-]{3,50}$", error="digits, spaces, + ( ) . - only"),
         ],
     )
-    headline = fields.String(allow_none=True, validate=validate.Length(max=300))
+    headline = fields.String(allow_none=True, validate=text(300))
     years_experience = fields.Float(allow_none=True, validate=validate.Range(min=0, max=80))
     competencies = fields.List(
         fields.Nested(CompetencyRecordSchema),
@@ -92,21 +96,22 @@ class CandidateSchema(Schema):
     created_at = Timestamp()
     updated_at = Timestamp()
 
-    @validates_schema
-    def _external_id_needs_source(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("external_id") is not None and data.get("source") is None and not self.partial:
-            raise ValidationError("source is required with external_id", "source")
-
 
 class CandidateCreateSchema(CandidateSchema):
     """Body of POST /v1/candidates (and of each batch item)."""
 
 
 class CandidatePatchSchema(CandidateSchema):
-    """Body of PATCH: any subset of the writable fields; ``competencies`` replaces the list."""
+    """Body of PATCH: any subset of the writable fields; ``competencies`` replaces the list.
 
-    class Meta:
-        partial = True
+    Nothing is required and nothing defaults, so a field left out stays as it is. (Not
+    ``partial=True``: that would also make the fields of each competency record optional.)
+    """
+
+    name = fields.String(validate=text(200, 1))
+    competencies = fields.List(
+        fields.Nested(CompetencyRecordSchema), validate=validate.Length(max=MAX_RECORDS)
+    )
 
 
 class CompetenciesBodySchema(Schema):
@@ -123,10 +128,10 @@ class CandidateQueryArgsSchema(PageArgsSchema):
     updated_after = fields.AwareDateTime(
         format="iso", metadata={"description": "RFC 3339; only candidates changed after it"}
     )
-    external_id = fields.String(validate=validate.Length(min=1, max=255))
-    source = fields.String(validate=validate.Length(min=1, max=64))
+    external_id = fields.String(validate=text(255, 1))
+    source = fields.String(validate=text(64, 1))
     q = fields.String(
-        validate=validate.Length(min=1, max=200),
+        validate=text(200, 1),
         metadata={"description": "Case-insensitive substring of name or headline"},
     )
 
@@ -139,7 +144,7 @@ class BatchBodySchema(Schema):
     """Body of POST /v1/candidates/batch. Items are checked one by one, not here."""
 
     candidates = fields.List(
-        fields.Dict(),
+        fields.Raw(allow_none=True, metadata={"type": "object"}),
         required=True,
         validate=validate.Length(min=1, max=MAX_BATCH),
         metadata={"description": f"1..{MAX_BATCH} candidates, each as for POST /v1/candidates"},

@@ -7,7 +7,6 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import or_, select
 
 from service.api.auth import requires
 from service.api.competencies.schemas import (
@@ -17,12 +16,26 @@ from service.api.competencies.schemas import (
     CompetencyQueryArgsSchema,
     CompetencySchema,
 )
-from service.api.pagination import decode_cursor, page_response
-from service.api.writes import check_if_match, etag_for, write
+from service.api.pagination import LINK_HEADER, decode_cursor, page_response
+from service.api.writes import (
+    ETAG_HEADER,
+    LOCATION_HEADER,
+    REPLAYED_HEADER,
+    check_if_match,
+    etag_for,
+    idempotency_doc,
+    if_match_doc,
+    problem_doc,
+    write,
+)
 from service.db import request_session
-from service.domain.competencies import create_competency, get_competency, update_competency
-from service.domain.text import normalize_name
-from service.models import Competency, CompetencyAlias
+from service.domain.competencies import (
+    create_competency,
+    get_competency,
+    list_competencies,
+    update_competency,
+)
+from service.models import Competency
 
 blp = Blueprint(
     "competencies", __name__, url_prefix="/v1/competencies", description="Competency taxonomy."
@@ -45,40 +58,34 @@ def _dump_ready(competency: Competency) -> dict[str, Any]:
 class Competencies(MethodView):
     @requires("roles:read")
     @blp.arguments(CompetencyQueryArgsSchema, location="query")
-    @blp.response(200, CompetencyPageSchema)
+    @blp.response(200, CompetencyPageSchema, headers=LINK_HEADER)
+    @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
     def get(self, args: dict[str, Any]) -> Any:
         """List competencies, ordered by key.
 
         Filter by `category`, or by `q`, a case-insensitive substring of key, name or alias.
         """
-        session = request_session()
-        query = select(Competency).order_by(Competency.key).limit(args["limit"] + 1)
-        if "category" in args:
-            query = query.where(Competency.category == args["category"])
-        if "q" in args:
-            needle = f"%{normalize_name(args['q'])}%"
-            aliased = select(CompetencyAlias.competency_id).where(
-                CompetencyAlias.normalized.like(needle)
-            )
-            query = query.where(
-                or_(
-                    Competency.key.like(needle),
-                    Competency.name.ilike(needle),
-                    Competency.id.in_(aliased),
-                )
-            )
+        after = None
         if "cursor" in args:
             (after,) = decode_cursor(args["cursor"], "competencies", (str,))
-            query = query.where(Competency.key > after)
-        rows = [_dump_ready(c) for c in session.scalars(query)]
+        found = list_competencies(
+            request_session(),
+            limit=args["limit"] + 1,
+            after=after,
+            category=args.get("category"),
+            q=args.get("q"),
+        )
+        rows = [_dump_ready(c) for c in found]
         body, headers = page_response(rows, args["limit"], "competencies", lambda c: [c["key"]])
         return body, 200, headers
 
     @requires("roles:write")
     @write
     @blp.arguments(CompetencyCreateSchema)
-    @blp.response(201, CompetencySchema)
-    @blp.alt_response(409, description="The key or an alias is taken; `owner` names the holder")
+    @blp.response(
+        201, CompetencySchema, headers={**LOCATION_HEADER, **ETAG_HEADER, **REPLAYED_HEADER}
+    )
+    @idempotency_doc(blp, conflict="The key or an alias is taken; `owner` names the holder")
     def post(self, data: dict[str, Any]) -> Any:
         """Create a competency, with aliases unique across the taxonomy."""
         competency = create_competency(request_session(), **data)
@@ -90,7 +97,8 @@ class Competencies(MethodView):
 @blp.route("/<string:key>")
 class CompetencyItem(MethodView):
     @requires("roles:read")
-    @blp.response(200, CompetencySchema)
+    @blp.response(200, CompetencySchema, headers=ETAG_HEADER)
+    @problem_doc(blp, 404, "No competency with this key")
     def get(self, key: str) -> Any:
         """Get one competency; the ETag is for PATCH's If-Match."""
         competency = get_competency(request_session(), key)
@@ -99,7 +107,10 @@ class CompetencyItem(MethodView):
     @requires("roles:write")
     @write
     @blp.arguments(CompetencyPatchSchema)
-    @blp.response(200, CompetencySchema)
+    @blp.response(200, CompetencySchema, headers=ETAG_HEADER)
+    @if_match_doc(blp)
+    @problem_doc(blp, 404, "No competency with this key")
+    @problem_doc(blp, 409, "An alias belongs to another competency; `owner` names it")
     def patch(self, changes: dict[str, Any], key: str) -> Any:
         """Change a competency (If-Match required). `aliases`, when sent, replaces the list."""
         session = request_session()

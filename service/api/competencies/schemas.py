@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.api.schemas import PageArgsSchema, PageSchema, Timestamp
+from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
 
 SLUG = validate.Regexp(
     r"^[a-z][a-z0-9-]{1,63}$",
@@ -15,11 +15,11 @@ MAX_ALIASES = 50
 
 class CompetencySchema(Schema):
     key = fields.String(required=True, validate=SLUG)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    category = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    name = fields.String(required=True, validate=text(200, 1))
+    category = fields.String(required=True, validate=text(64, 1))
+    description = fields.String(load_default="", validate=text(2000))
     aliases = fields.List(
-        fields.String(validate=validate.Length(min=1, max=200)),
+        fields.String(validate=text(200, 1)),
         load_default=list,
         validate=validate.Length(max=MAX_ALIASES),
     )
@@ -34,19 +34,19 @@ class CompetencyCreateSchema(CompetencySchema):
 class CompetencyPatchSchema(Schema):
     """Body of PATCH: any subset of the writable fields; ``aliases`` replaces the list."""
 
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    category = fields.String(validate=validate.Length(min=1, max=64))
-    description = fields.String(validate=validate.Length(max=2000))
+    name = fields.String(validate=text(200, 1))
+    category = fields.String(validate=text(64, 1))
+    description = fields.String(validate=text(2000))
     aliases = fields.List(
-        fields.String(validate=validate.Length(min=1, max=200)),
+        fields.String(validate=text(200, 1)),
         validate=validate.Length(max=MAX_ALIASES),
     )
 
 
 class CompetencyQueryArgsSchema(PageArgsSchema):
-    category = fields.String(validate=validate.Length(max=64))
+    category = fields.String(validate=text(64))
     q = fields.String(
-        validate=validate.Length(min=1, max=200),
+        validate=text(200, 1),
         metadata={"description": "Case-insensitive match on key, name or alias"},
     )
 

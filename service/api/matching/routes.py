@@ -1,4 +1,10 @@
-"""Matching: explained scores per candidate, TPM-or-TMP fit, inline scoring, rankings."""
+"""Matching: explained scores per candidate, TPM-or-TMP fit, inline scoring, rankings.
+
+These are the hot read paths of dashboards. Each costs authentication plus at most one query:
+role profiles and competency names come from the worker's catalog cache (see
+:mod:`service.domain.catalog`), and bodies are built in their documented shape directly
+(:func:`json_response`) rather than dumped through marshmallow.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,8 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
-from service.api.auth import requires
+from service.api.auth import current_catalog, requires
 from service.api.matching.schemas import (
     CandidateMatchesSchema,
     FitArgsSchema,
@@ -22,17 +27,34 @@ from service.api.matching.schemas import (
     SummarySchema,
 )
 from service.api.pagination import decode_cursor, page_response, parse_uuid_cursor
+from service.api.schemas import json_response, rfc3339
 from service.api.writes import write
 from service.db import request_session, utcnow
 from service.domain import fit as fit_model
 from service.domain import matching, rankings, scoring
-from service.domain.candidates import get_candidate, resolve_records
-from service.domain.competencies import load_taxonomy
+from service.domain.candidates import resolve_records
+from service.domain.catalog import Catalog, RoleProfile
 from service.domain.errors import Invalid, NotFound
-from service.domain.roles import RoleProfile, current_profiles, get_role
-from service.models import Candidate, Competency
 
 blp = Blueprint("matching", __name__, description="Match scores, fit and rankings.")
+
+
+def _row(row: scoring.BreakdownRow) -> dict[str, Any]:
+    return {
+        "competency": row.competency,
+        "importance": row.importance,
+        "required_level": row.required_level,
+        "candidate_level": row.candidate_level,
+        "effective_level": row.effective_level,
+        "coverage": row.coverage,
+        "contribution": row.contribution,
+        "must_have": row.must_have,
+        "met": row.met,
+        "evidence": row.evidence,
+        "confidence": row.confidence,
+        "recency": row.recency,
+        "surplus": row.surplus,
+    }
 
 
 def _match_body(
@@ -40,28 +62,53 @@ def _match_body(
     result: scoring.MatchResult,
     as_of: scoring.Month,
     now: datetime,
-    records_digest: str | None,
+    records_digest: str,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
+    return {
         "role": profile.key,
         "role_version": profile.version,
         "model_version": result.model_version,
         "score": result.score,
         "band": result.band,
         "must_haves_met": result.must_haves_met,
-        "breakdown": [row.to_dict() for row in result.breakdown],
+        "breakdown": [_row(row) for row in result.breakdown],
+        "inputs_hash": scoring.inputs_hash(profile.key, profile.version, records_digest, as_of),
         "as_of": str(as_of),
-        "computed_at": now,
+        "computed_at": rfc3339(now),
     }
-    if records_digest is not None:
-        body["inputs_hash"] = scoring.inputs_hash(
-            profile.key, profile.version, records_digest, as_of
-        )
-    return body
 
 
-def _best_first(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _score_all(
+    profiles: list[RoleProfile], records: list[scoring.Record], digest: str
+) -> list[dict[str, Any]]:
+    """Every profile scored live, best first (must-haves met, then score, then role key)."""
+    as_of, now = matching.current_month(), utcnow()
+    matches = [
+        _match_body(p, scoring.score(p.responsibilities, records, as_of=as_of), as_of, now, digest)
+        for p in profiles
+    ]
     return sorted(matches, key=lambda m: (not m["must_haves_met"], -m["score"], m["role"]))
+
+
+def _inputs(candidate_id: uuid.UUID) -> tuple[str, list[scoring.Record]]:
+    inputs = matching.candidate_inputs(request_session(), candidate_id)
+    if inputs is None:
+        raise NotFound(f"no candidate {candidate_id}")
+    return inputs
+
+
+def _role(catalog: Catalog, key: str) -> RoleProfile:
+    profile = catalog.roles.get(key)
+    if profile is None:
+        raise NotFound(f"no role {key!r}")
+    return profile
+
+
+def _fresh(profile: RoleProfile) -> None:
+    """Rescore the role first if the month (and so recency) moved on since its last rescore."""
+    session = request_session()
+    if matching.refresh_if_month_changed(session, profile.role_id, profile.scored_month):
+        session.commit()
 
 
 @blp.route("/v1/candidates/<uuid:candidate_id>/matches")
@@ -75,21 +122,9 @@ class CandidateMatches(MethodView):
         contributed (the rows add up to the score). Scores always reflect the current records
         and role versions; `inputs_hash` lets an auditor reproduce them.
         """
-        session = request_session()
-        digest = session.scalar(
-            select(Candidate.records_digest).where(Candidate.id == candidate_id)
-        )
-        if digest is None:
-            raise NotFound(f"no candidate {candidate_id}")
-        records = matching.records_for(session, candidate_id)
-        as_of, now = matching.current_month(), utcnow()
-        matches = [
-            _match_body(
-                p, scoring.score(p.responsibilities, records, as_of=as_of), as_of, now, digest
-            )
-            for p in current_profiles(session)
-        ]
-        return {"candidate_id": candidate_id, "matches": _best_first(matches)}
+        digest, records = _inputs(candidate_id)
+        matches = _score_all(current_catalog().profiles(), records, digest)
+        return json_response({"candidate_id": str(candidate_id), "matches": matches})
 
 
 @blp.route("/v1/candidates/<uuid:candidate_id>/fit")
@@ -108,36 +143,47 @@ class CandidateFit(MethodView):
         role_a, role_b = args["roles"].split(",")
         if role_a == role_b:
             raise Invalid("name two different roles", {"roles": ["two different role keys"]})
-        session = request_session()
-        candidate = get_candidate(session, candidate_id)
-        profiles = {p.key: p for p in current_profiles(session, [role_a, role_b])}
-        for key in (role_a, role_b):
-            if key not in profiles:
-                raise NotFound(f"no role {key!r}")
-        categories = dict(session.execute(select(Competency.key, Competency.category)).all())
-        records = matching.records_for(session, candidate_id)
+        catalog = current_catalog()
+        profile_a, profile_b = _role(catalog, role_a), _role(catalog, role_b)
+        digest, records = _inputs(candidate_id)
         as_of, now = matching.current_month(), utcnow()
         result = fit_model.fit(
             role_a,
-            profiles[role_a].responsibilities,
+            profile_a.responsibilities,
             role_b,
-            profiles[role_b].responsibilities,
+            profile_b.responsibilities,
             records,
             as_of=as_of,
-            categories=categories,
+            categories=catalog.categories,
         )
-        return {
-            "candidate_id": candidate.id,
-            "roles": [role_a, role_b],
-            "leaning": result.leaning,
-            "margin": result.margin,
-            "scores": {key: m.score for key, m in result.scores.items()},
-            "matches": {
-                key: _match_body(profiles[key], m, as_of, now, candidate.records_digest)
-                for key, m in result.scores.items()
-            },
-            "differentiators": [d.to_dict() for d in result.differentiators],
-        }
+        profiles = {role_a: profile_a, role_b: profile_b}
+        return json_response(
+            {
+                "candidate_id": str(candidate_id),
+                "roles": [role_a, role_b],
+                "leaning": result.leaning,
+                "margin": result.margin,
+                "scores": {key: m.score for key, m in result.scores.items()},
+                "matches": {
+                    key: _match_body(profiles[key], m, as_of, now, digest)
+                    for key, m in result.scores.items()
+                },
+                "differentiators": [
+                    {
+                        "competency": d.competency,
+                        "aspect": d.aspect,
+                        "weight_a": d.weight_a,
+                        "weight_b": d.weight_b,
+                        "candidate_coverage": d.candidate_coverage,
+                        "coverage_a": d.coverage_a,
+                        "coverage_b": d.coverage_b,
+                        "effect": d.effect,
+                        "favours": d.favours,
+                    }
+                    for d in result.differentiators
+                ],
+            }
+        )
 
 
 @blp.route("/v1/match")
@@ -148,43 +194,15 @@ class InlineMatch(MethodView):
     @blp.response(200, InlineMatchesSchema)
     def post(self, body: dict[str, Any]) -> Any:
         """Score an inline profile against roles (default: all). Nothing is stored."""
-        session = request_session()
-        resolved = resolve_records(load_taxonomy(session), body["competencies"])
-        keys = {row["competency_id"]: None for row in resolved.rows}
-        key_by_id = dict(
-            session.execute(
-                select(Competency.id, Competency.key).where(Competency.id.in_(keys))
-            ).all()
-        )
-        records = [
-            scoring.Record(
-                key_by_id[row["competency_id"]],
-                row["level"],
-                row["evidence"],
-                scoring.Month.from_index(row["last_used_month"])
-                if row["last_used_month"] is not None
-                else None,
-            )
-            for row in resolved.rows
-        ]
+        catalog = current_catalog()
+        resolved = resolve_records(catalog.taxonomy, body["competencies"])
         wanted = body.get("roles")
-        profiles = current_profiles(session, wanted)
         if wanted:
-            unknown = sorted(set(wanted) - {p.key for p in profiles})
+            unknown = sorted(set(wanted) - set(catalog.roles))
             if unknown:
                 raise Invalid("unknown roles", {"roles": [f"no role {k!r}" for k in unknown]})
-        as_of, now = matching.current_month(), utcnow()
-        matches = [
-            _match_body(
-                p,
-                scoring.score(p.responsibilities, records, as_of=as_of),
-                as_of,
-                now,
-                resolved.digest,
-            )
-            for p in profiles
-        ]
-        return {"matches": _best_first(matches)}
+        matches = _score_all(catalog.profiles(wanted), resolved.records, resolved.digest)
+        return json_response({"matches": matches})
 
 
 @blp.route("/v1/roles/<string:key>/matches")
@@ -198,17 +216,15 @@ class RoleRanking(MethodView):
         Filters: `min_score` (0..100) and `must_haves_met`. Cursor-paginated; served from the
         stored scores, which are rewritten with every change of records or role version.
         """
-        session = request_session()
-        role = get_role(session, key)
-        if matching.refresh_if_month_changed(session, role.id):
-            session.commit()
+        profile = _role(current_catalog(), key)
+        _fresh(profile)
         cursor = None
         if "cursor" in args:
             rank_key, after = decode_cursor(args["cursor"], f"ranking/{key}", (int, str))
             cursor = (rank_key, parse_uuid_cursor(after))
         rows = rankings.page(
-            session,
-            role.id,
+            request_session(),
+            profile.role_id,
             limit=args["limit"] + 1,
             min_score_hundredths=(round(args["min_score"] * 100) if "min_score" in args else None),
             must_haves_met=args.get("must_haves_met"),
@@ -216,19 +232,24 @@ class RoleRanking(MethodView):
         )
         items = [
             {
-                "candidate": {"id": r.candidate_id, "name": r.name, "headline": r.headline},
+                "candidate": {"id": str(r.candidate_id), "name": r.name, "headline": r.headline},
                 "score": r.score_hundredths / 100,
                 "band": r.band,
                 "must_haves_met": r.must_haves_met,
                 "role_version": r.role_version,
                 "model_version": r.model_version,
-                "computed_at": r.computed_at,
-                "_key": [r.rank_key, str(r.candidate_id)],
+                "computed_at": rfc3339(r.computed_at),
             }
             for r in rows
         ]
-        body, headers = page_response(items, args["limit"], f"ranking/{key}", lambda i: i["_key"])
-        return body, 200, headers
+        rank_keys = {str(r.candidate_id): r.rank_key for r in rows}
+        body, headers = page_response(
+            items,
+            args["limit"],
+            f"ranking/{key}",
+            lambda i: [rank_keys[i["candidate"]["id"]], i["candidate"]["id"]],
+        )
+        return json_response(body, headers=headers)
 
 
 @blp.route("/v1/roles/<string:key>/matches/summary")
@@ -241,9 +262,7 @@ class RoleSummary(MethodView):
         Computed in SQL over the stored scores; the histogram has 10 buckets of 10 points
         (the last includes 100).
         """
-        session = request_session()
-        role = get_role(session, key)
-        if matching.refresh_if_month_changed(session, role.id):
-            session.commit()
-        summary = rankings.summary(session, role.id)
-        return {"role": role.key, "role_version": role.current_version, **summary}
+        profile = _role(current_catalog(), key)
+        _fresh(profile)
+        summary = rankings.summary(request_session(), profile.role_id)
+        return {"role": profile.key, "role_version": profile.version, **summary}

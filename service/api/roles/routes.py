@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from service.api.auth import current_principal, requires
-from service.api.pagination import decode_cursor, page_response
+from service.api.pagination import LINK_HEADER, decode_cursor, page_response
 from service.api.roles.schemas import (
     RoleBodySchema,
     RoleCreateSchema,
@@ -19,7 +19,17 @@ from service.api.roles.schemas import (
     RoleSchema,
 )
 from service.api.schemas import PageArgsSchema
-from service.api.writes import check_if_match, etag_for, write
+from service.api.writes import (
+    ETAG_HEADER,
+    LOCATION_HEADER,
+    REPLAYED_HEADER,
+    check_if_match,
+    etag_for,
+    idempotency_doc,
+    if_match_doc,
+    problem_doc,
+    write,
+)
 from service.db import request_session
 from service.domain import matching
 from service.domain.roles import RoleDraft, add_version, create_role, get_role, get_version
@@ -62,7 +72,8 @@ def _etag(version: RoleVersion) -> str:
 class Roles(MethodView):
     @requires("roles:read")
     @blp.arguments(RoleQueryArgsSchema, location="query")
-    @blp.response(200, RolePageSchema)
+    @blp.response(200, RolePageSchema, headers=LINK_HEADER)
+    @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
     def get(self, args: dict[str, Any]) -> Any:
         """List roles at their current version, ordered by key."""
         session = request_session()
@@ -86,8 +97,8 @@ class Roles(MethodView):
     @requires("roles:write")
     @write
     @blp.arguments(RoleCreateSchema)
-    @blp.response(201, RoleSchema)
-    @blp.alt_response(409, description="A role with this key exists")
+    @blp.response(201, RoleSchema, headers={**LOCATION_HEADER, **ETAG_HEADER, **REPLAYED_HEADER})
+    @idempotency_doc(blp, conflict="A role with this key exists")
     def post(self, data: dict[str, Any]) -> Any:
         """Create a role at version 1 and score every candidate against it."""
         session = request_session()
@@ -101,7 +112,8 @@ class Roles(MethodView):
 @blp.route("/<string:key>")
 class RoleItem(MethodView):
     @requires("roles:read")
-    @blp.response(200, RoleSchema)
+    @blp.response(200, RoleSchema, headers=ETAG_HEADER)
+    @problem_doc(blp, 404, "No role with this key")
     def get(self, key: str) -> Any:
         """Get a role at its current version; the ETag is for PUT's If-Match."""
         session = request_session()
@@ -112,7 +124,9 @@ class RoleItem(MethodView):
     @requires("roles:write")
     @write
     @blp.arguments(RoleBodySchema)
-    @blp.response(200, RoleSchema)
+    @blp.response(200, RoleSchema, headers=ETAG_HEADER)
+    @if_match_doc(blp)
+    @problem_doc(blp, 404, "No role with this key")
     def put(self, data: dict[str, Any], key: str) -> Any:
         """Write the next version of a role (If-Match required) and rescore every candidate.
 
@@ -133,7 +147,9 @@ class RoleItem(MethodView):
 class RoleVersions(MethodView):
     @requires("roles:read")
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, RolePageSchema)
+    @blp.response(200, RolePageSchema, headers=LINK_HEADER)
+    @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
+    @problem_doc(blp, 404, "No role with this key")
     def get(self, args: dict[str, Any], key: str) -> Any:
         """List every version of a role, oldest first."""
         session = request_session()
@@ -158,7 +174,8 @@ class RoleVersions(MethodView):
 @blp.route("/<string:key>/versions/<int:version>")
 class RoleVersionItem(MethodView):
     @requires("roles:read")
-    @blp.response(200, RoleSchema)
+    @blp.response(200, RoleSchema, headers=ETAG_HEADER)
+    @problem_doc(blp, 404, "No role with this key, or no such version of it")
     def get(self, key: str, version: int) -> Any:
         """Get one immutable version of a role."""
         session = request_session()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.api.competencies.schemas import SLUG
-from service.api.schemas import PageArgsSchema, PageSchema, Timestamp
+from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
 from service.domain.roles import MAX_RESPONSIBILITIES
 
 
 class ResponsibilitySchema(Schema):
     competency = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=200),
+        validate=text(200, 1),
         metadata={"description": "A competency key or alias; returned as the key"},
     )
     importance = fields.Integer(
@@ -26,15 +26,15 @@ class ResponsibilitySchema(Schema):
         metadata={"description": "Proficiency the role needs, 1..5"},
     )
     must_have = fields.Boolean(load_default=False)
-    rationale = fields.String(load_default="", validate=validate.Length(max=2000))
+    rationale = fields.String(load_default="", validate=text(2000))
 
 
 class RoleBodySchema(Schema):
     """Body of PUT /v1/roles/{key}: a whole new version."""
 
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    summary = fields.String(load_default="", validate=validate.Length(max=4000))
-    focus = fields.String(load_default="", validate=validate.Length(max=4000))
+    title = fields.String(required=True, validate=text(200, 1))
+    summary = fields.String(load_default="", validate=text(4000))
+    focus = fields.String(load_default="", validate=text(4000))
     responsibilities = fields.List(
         fields.Nested(ResponsibilitySchema),
         required=True,
