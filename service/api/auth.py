@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 from flask_smorest import Blueprint
+from sqlalchemy.exc import DBAPIError
 
 from service.api.errors import problem
-from service.db import Database, request_session
+from service.db import Database, discard_request_session, request_session
 from service.domain import catalog
 from service.domain.apikeys import Principal, authenticate, touch, use_worth_recording
 from service.domain.catalog import Catalog
@@ -52,8 +53,7 @@ def _authenticate() -> Principal:
         raise AuthError(401, "send an API key as 'Authorization: Bearer <key>'")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "the Authorization header must be 'Bearer <key>'")
-    # The request's own session: one pooled connection (and one liveness ping) per request.
-    principal = authenticate(request_session(), token.strip())
+    principal = authenticate_request(token.strip())
     if principal is None:
         raise AuthError(401, "the API key is unknown or revoked")
     if use_worth_recording(principal):
@@ -63,6 +63,34 @@ def _authenticate() -> Principal:
             touch(session, principal.key_id)
             session.commit()
     return principal
+
+
+def authenticate_request(token: str) -> Principal | None:
+    """Look the key up in the request's own session: its first statement, and the liveness check.
+
+    When the pooled connection turns out dead (the database restarted since it was last used),
+    SQLAlchemy has already discarded it and every older pooled connection, and nothing else has
+    happened in this request yet, so one retry on a fresh connection is safe.
+    """
+    try:
+        return authenticate(request_session(), token)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        discard_request_session()
+        return authenticate(request_session(), token)
+
+
+def read_only(func: F) -> F:
+    """Mark a non-GET view as read-only: its session runs without a transaction (fewer round
+    trips). Put it above ``@requires``, which opens the session."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.read_only = True
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def requires(scope: str) -> Callable[[F], F]:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
@@ -100,28 +100,26 @@ def create_key(session: Session, *, name: str, preset: str) -> tuple[ApiKey, str
     return key, token
 
 
+_KEYS = ApiKey.__table__
+# Runs on every request: built once, in Core (statement construction and ORM row loading would
+# each cost as much as the round trip itself).
+_KEY_LOOKUP = select(
+    _KEYS.c.id,
+    _KEYS.c.name,
+    _KEYS.c.scopes,
+    _KEYS.c.secret_hash,
+    _KEYS.c.revoked_at,
+    _KEYS.c.last_used_at,
+    catalog.token_query(),
+).where(_KEYS.c.prefix == bindparam("prefix"))
+
+
 def authenticate(session: Session, token: str) -> Principal | None:
     """The principal for a bearer token, or None when it is malformed, unknown or revoked."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "rf" or len(parts[1]) != 12:
         return None
-    table = ApiKey.__table__
-    # Core, not ORM: this runs on every request, and the ORM layer would double its cost.
-    row = (
-        session.connection()
-        .execute(
-            select(
-                table.c.id,
-                table.c.name,
-                table.c.scopes,
-                table.c.secret_hash,
-                table.c.revoked_at,
-                table.c.last_used_at,
-                catalog.token_query(),
-            ).where(table.c.prefix == parts[1])
-        )
-        .first()
-    )
+    row = session.connection().execute(_KEY_LOOKUP, {"prefix": parts[1]}).first()
     if row is None or not hmac.compare_digest(row[3], _hash(token)):
         return None
     if row[4] is not None:

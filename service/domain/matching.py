@@ -103,35 +103,35 @@ def current_month(now: datetime | None = None) -> scoring.Month:
 # --------------------------------------------------------------------------- one candidate
 
 
+_candidates = Candidate.__table__
+_records = CandidateCompetency.__table__
+_competencies = Competency.__table__
+# Built once, in Core: this runs on every match read.
+_CANDIDATE_INPUTS = (
+    sa.select(
+        _candidates.c.records_digest,
+        _competencies.c.key,
+        _records.c.level,
+        _records.c.evidence,
+        _records.c.last_used_month,
+    )
+    .select_from(
+        _candidates.outerjoin(_records, _records.c.candidate_id == _candidates.c.id).outerjoin(
+            _competencies, _competencies.c.id == _records.c.competency_id
+        )
+    )
+    .where(_candidates.c.id == sa.bindparam("candidate_id"))
+    .order_by(_records.c.position, _competencies.c.key)
+)
+
+
 def candidate_inputs(
     session: Session, candidate_id: uuid.UUID
 ) -> tuple[str, list[scoring.Record]] | None:
     """A candidate's records digest and records as the scoring model's plain data, in record
     order; None when there is no such candidate. One round trip: it runs on every match read.
     """
-    candidates = Candidate.__table__
-    records = CandidateCompetency.__table__
-    competencies = Competency.__table__
-    rows = (
-        session.connection()
-        .execute(
-            sa.select(
-                candidates.c.records_digest,
-                competencies.c.key,
-                records.c.level,
-                records.c.evidence,
-                records.c.last_used_month,
-            )
-            .select_from(
-                candidates.outerjoin(records, records.c.candidate_id == candidates.c.id).outerjoin(
-                    competencies, competencies.c.id == records.c.competency_id
-                )
-            )
-            .where(candidates.c.id == candidate_id)
-            .order_by(records.c.position, competencies.c.key)
-        )
-        .all()
-    )
+    rows = session.connection().execute(_CANDIDATE_INPUTS, {"candidate_id": candidate_id}).all()
     if not rows:
         return None
     return rows[0][0], [

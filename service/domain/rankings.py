@@ -7,16 +7,19 @@ page is one index range scan whatever the number of candidates.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.models import Candidate, Match
 
 HISTOGRAM_BUCKETS = 10
+_MATCHES = Match.__table__
+_CANDIDATES = Candidate.__table__
 
 
 def page(
@@ -28,38 +31,61 @@ def page(
     must_haves_met: bool | None = None,
     after: tuple[int, uuid.UUID] | None = None,
 ) -> Sequence[Any]:
-    """Up to ``limit`` ranked rows after the keyset position ``after`` (rank_key, candidate)."""
+    """Up to ``limit`` ranked rows after the keyset position ``after`` (rank_key, candidate).
+
+    Core rather than ORM: dashboards pull this page constantly, and row loading through the ORM
+    would cost as much as the query itself.
+    """
+    params: dict[str, Any] = {"role_id": role_id, "limit": limit}
+    if min_score_hundredths is not None:
+        params["min_score"] = min_score_hundredths
+    if must_haves_met is not None:
+        params["must_haves_met"] = must_haves_met
+    if after is not None:
+        params["after_rank"], params["after_id"] = after
+    statement = _page_statement(
+        min_score_hundredths is not None, must_haves_met is not None, after is not None
+    )
+    return session.connection().execute(statement, params).all()
+
+
+@functools.cache
+def _page_statement(by_min_score: bool, by_must_haves: bool, after: bool) -> Select[Any]:
+    """The page query for one combination of filters, built once (it runs on every pull)."""
+    m, c = _MATCHES, _CANDIDATES
     query = (
         select(
-            Match.candidate_id,
-            Candidate.name,
-            Candidate.headline,
-            Match.score_hundredths,
-            Match.band,
-            Match.must_haves_met,
-            Match.role_version,
-            Match.model_version,
-            Match.computed_at,
-            Match.rank_key,
+            m.c.candidate_id,
+            c.c.name,
+            c.c.headline,
+            m.c.score_hundredths,
+            m.c.band,
+            m.c.must_haves_met,
+            m.c.role_version,
+            m.c.model_version,
+            m.c.computed_at,
+            m.c.rank_key,
         )
-        .join(Candidate, Candidate.id == Match.candidate_id)
-        .where(Match.role_id == role_id)
-        .order_by(Match.rank_key.desc(), Match.candidate_id)
-        .limit(limit)
+        .join(c, c.c.id == m.c.candidate_id)
+        .where(m.c.role_id == bindparam("role_id"))
+        .order_by(m.c.rank_key.desc(), m.c.candidate_id)
+        .limit(bindparam("limit"))
     )
-    if min_score_hundredths is not None:
-        query = query.where(Match.score_hundredths >= min_score_hundredths)
-    if must_haves_met is not None:
-        query = query.where(Match.must_haves_met.is_(must_haves_met))
-    if after is not None:
-        rank_key, candidate_id = after
+    if by_min_score:
+        query = query.where(m.c.score_hundredths >= bindparam("min_score"))
+    if by_must_haves:
+        query = query.where(m.c.must_haves_met == bindparam("must_haves_met"))
+    if after:
         query = query.where(
             or_(
-                Match.rank_key < rank_key,
-                and_(Match.rank_key == rank_key, Match.candidate_id > candidate_id),
+                m.c.rank_key < bindparam("after_rank"),
+                and_(
+                    m.c.rank_key == bindparam("after_rank"),
+                    m.c.candidate_id > bindparam("after_id"),
+                ),
             )
         )
-    return session.execute(query).all()
+    return query
 
 
 def _percentile(session: Session, role_id: int, count: int, fraction: float) -> float | None:

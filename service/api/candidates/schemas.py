@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from service.api.fastload import FastSchema
 from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
 from service.domain import scoring
 from service.domain.candidates import MAX_RECORDS
@@ -34,7 +35,7 @@ class MonthField(fields.Field):
             raise self.make_error("invalid") from error
 
 
-class CompetencyRecordSchema(Schema):
+class CompetencyRecordSchema(FastSchema):
     competency = fields.String(
         required=True,
         validate=text(200, 1),
@@ -63,7 +64,7 @@ _records = fields.List(
 )
 
 
-class CandidateSchema(Schema):
+class CandidateSchema(FastSchema):
     """A candidate. ``email`` and ``phone`` are present only for keys with candidates:pii."""
 
     id = fields.UUID(dump_only=True)
@@ -114,7 +115,7 @@ class CandidatePatchSchema(CandidateSchema):
     )
 
 
-class CompetenciesBodySchema(Schema):
+class CompetenciesBodySchema(FastSchema):
     """Body of PUT /v1/candidates/{id}/competencies: the whole new list."""
 
     competencies = fields.List(

@@ -12,10 +12,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.auth import current_catalog, requires
+from service.api.auth import current_catalog, read_only, requires
 from service.api.matching.schemas import (
     CandidateMatchesSchema,
     FitArgsSchema,
@@ -29,7 +30,7 @@ from service.api.matching.schemas import (
 from service.api.pagination import decode_cursor, page_response, parse_uuid_cursor
 from service.api.schemas import json_response, rfc3339
 from service.api.writes import write
-from service.db import request_session, utcnow
+from service.db import Database, request_session, utcnow
 from service.domain import fit as fit_model
 from service.domain import matching, rankings, scoring
 from service.domain.candidates import resolve_records
@@ -105,10 +106,17 @@ def _role(catalog: Catalog, key: str) -> RoleProfile:
 
 
 def _fresh(profile: RoleProfile) -> None:
-    """Rescore the role first if the month (and so recency) moved on since its last rescore."""
-    session = request_session()
-    if matching.refresh_if_month_changed(session, profile.role_id, profile.scored_month):
-        session.commit()
+    """Rescore the role first if the month (and so recency) moved on since its last rescore.
+
+    Costs nothing in the common case; the rare rescore runs in a transaction of its own, since
+    the request's read session commits every statement by itself.
+    """
+    if profile.scored_month >= matching.current_month().index:
+        return
+    database: Database = current_app.extensions["rolefit.db"]
+    with database.session() as session:
+        if matching.refresh_if_month_changed(session, profile.role_id, profile.scored_month):
+            session.commit()
 
 
 @blp.route("/v1/candidates/<uuid:candidate_id>/matches")
@@ -188,6 +196,7 @@ class CandidateFit(MethodView):
 
 @blp.route("/v1/match")
 class InlineMatch(MethodView):
+    @read_only
     @requires("matches:read")
     @write
     @blp.arguments(InlineMatchSchema)
@@ -230,19 +239,25 @@ class RoleRanking(MethodView):
             must_haves_met=args.get("must_haves_met"),
             after=cursor,
         )
-        items = [
-            {
-                "candidate": {"id": str(r.candidate_id), "name": r.name, "headline": r.headline},
-                "score": r.score_hundredths / 100,
-                "band": r.band,
-                "must_haves_met": r.must_haves_met,
-                "role_version": r.role_version,
-                "model_version": r.model_version,
-                "computed_at": rfc3339(r.computed_at),
-            }
-            for r in rows
-        ]
-        rank_keys = {str(r.candidate_id): r.rank_key for r in rows}
+        items, rank_keys, stamps = [], {}, {}
+        for r in rows:
+            candidate_id = str(r.candidate_id)
+            rank_keys[candidate_id] = r.rank_key
+            # Rows rescored together share computed_at: format each distinct value once.
+            stamp = stamps.get(r.computed_at) or stamps.setdefault(
+                r.computed_at, rfc3339(r.computed_at)
+            )
+            items.append(
+                {
+                    "candidate": {"id": candidate_id, "name": r.name, "headline": r.headline},
+                    "score": r.score_hundredths / 100,
+                    "band": r.band,
+                    "must_haves_met": r.must_haves_met,
+                    "role_version": r.role_version,
+                    "model_version": r.model_version,
+                    "computed_at": stamp,
+                }
+            )
         body, headers = page_response(
             items,
             args["limit"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.api.candidates.schemas import CompetencyRecordSchema
+from service.api.fastload import FastSchema
 from service.api.schemas import PageArgsSchema, PageSchema, Timestamp
 from service.domain import scoring
 from service.domain.candidates import MAX_RECORDS
@@ -92,7 +93,7 @@ class FitSchema(Schema):
     differentiators = fields.List(fields.Nested(DifferentiatorSchema))
 
 
-class InlineMatchSchema(Schema):
+class InlineMatchSchema(FastSchema):
     """Body of POST /v1/match: a profile to score; nothing is stored."""
 
     competencies = fields.List(
