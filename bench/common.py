@@ -29,6 +29,12 @@ def psql(sql: str) -> None:
     subprocess.run(["psql", PG_ADMIN_URL, "-q", "-c", sql], check=True)
 
 
+def psql_db(database_url: str, sql: str) -> None:
+    """Run ``sql`` in the database of a SQLAlchemy URL from :func:`scratch_database`."""
+    plain = database_url.replace("postgresql+psycopg://", "postgresql://")
+    subprocess.run(["psql", plain, "-q", "-c", sql], check=True)
+
+
 @contextlib.contextmanager
 def scratch_database(name: str) -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
@@ -54,6 +60,7 @@ def env_for(database_url: str, **extra: str) -> dict[str, str]:
         ROLEFIT_DATABASE_URL=database_url,
         ROLEFIT_LOG_LEVEL="WARNING",
         ROLEFIT_LOG_FORMAT="json",
+        ROLEFIT_DRAIN_SECONDS="0",  # no load balancer to drain: stop at once
         **extra,
     )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -66,16 +73,21 @@ def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2) -> Iter
     env = dict(env, ROLEFIT_BIND=f"127.0.0.1:{port}", ROLEFIT_WORKERS=str(workers))
     metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
     env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    log = tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log")  # noqa: SIM115
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), app],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(base + "/healthz")
+        try:
+            wait_ready(base + "/healthz")
+        except RuntimeError:
+            log.seek(0)
+            raise RuntimeError(f"gunicorn did not start:\n{log.read()[-3000:]}") from None
         yield base
     finally:
         process.send_signal(signal.SIGTERM)
@@ -84,6 +96,7 @@ def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        log.close()
 
 
 def wait_ready(url: str, timeout: float = 30) -> None:

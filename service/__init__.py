@@ -5,19 +5,23 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 import structlog
 from flask import Flask, Response, g, request
-from flask_smorest import Api
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 
-from service.api.auth import SECURITY_SCHEME, AuthError, handle_auth_error
+from service.api.audit import recording as audit_recording
+from service.api.auth import SECURITY_SCHEME, AuthError, handle_auth_error, init_rate_limits
 from service.api.errors import problem, register_error_handlers
+from service.api.jsonio import OrjsonProvider
+from service.api.openapi import ProblemApi
 from service.config import Config
 from service.db import Database
-from service.observability import LATENCY, REQUESTS, configure_logging
+from service.observability import configure_logging, observe_request
 
 __all__ = ["create_app"]
 
@@ -26,12 +30,15 @@ API_VERSION = "1.0.0"
 API_DESCRIPTION = (
     "Role profiles, candidate competency records and explainable, reproducible match scores. "
     "Errors are RFC 9457 problem details; lists are cursor-paginated; writes take "
-    "Idempotency-Key (POST) and If-Match (PUT/PATCH)."
+    "Idempotency-Key (POST) and If-Match (PUT/PATCH). Bodies are RFC 8259 JSON of at most "
+    "1 MiB, nested at most 32 deep, with no NaN or Infinity; string fields hold no control "
+    "characters other than tab, line feed and carriage return."
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 access_log = structlog.get_logger("rolefit.access")
+log = structlog.get_logger("rolefit")
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -39,7 +46,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     configure_logging(config.log_level, config.log_format)
     app = Flask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # fields in schema order, id first
+    app.json = OrjsonProvider(app)  # fields in schema order (id first), and fast
     app.config.update(
         MAX_CONTENT_LENGTH=config.max_body_bytes,
         API_TITLE=API_TITLE,
@@ -50,6 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
         TESTING=config.testing,
+        DEBUG=False,  # never, whatever FLASK_DEBUG says: no debugger, no tracebacks out
     )
     app.extensions["rolefit.config"] = config
     database = Database(
@@ -58,8 +66,9 @@ def create_app(config: Config | None = None) -> Flask:
         pool_size=config.pool_size,
     )
     app.extensions["rolefit.db"] = database
+    _hide_statement_parameters(database)
 
-    api = Api(
+    api = ProblemApi(
         app,
         spec_kwargs={
             "info": {"description": API_DESCRIPTION},
@@ -72,17 +81,30 @@ def create_app(config: Config | None = None) -> Flask:
     register_error_handlers(app)
     app.register_error_handler(AuthError, handle_auth_error)
     _register_request_hooks(app)
+    audit_recording.init_app(app, config, database)
+    init_rate_limits(app, config, database)
     return app
 
 
-def _register_blueprints(api: Api) -> None:
+def _hide_statement_parameters(database: Database) -> None:
+    """A database error logged with its statement never carries the parameters (contact data)."""
+
+    def hide(context: ExceptionContext) -> None:
+        if context.sqlalchemy_exception is not None:
+            context.sqlalchemy_exception.hide_parameters = True
+
+    event.listen(database.engine, "handle_error", hide)
+
+
+def _register_blueprints(api: ProblemApi) -> None:
+    from service.api.audit.routes import blp as audit
     from service.api.candidates.routes import blp as candidates
     from service.api.competencies.routes import blp as competencies
     from service.api.matching.routes import blp as matching
     from service.api.ops import blp as ops
     from service.api.roles.routes import blp as roles
 
-    for blueprint in (ops, competencies, roles, candidates, matching):
+    for blueprint in (ops, competencies, roles, candidates, matching, audit):
         api.register_blueprint(blueprint)
 
 
@@ -91,7 +113,7 @@ def _register_request_hooks(app: Flask) -> None:
     def start_request() -> Response | None:
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else os.urandom(16).hex()
         if request.method in _BODY_METHODS and request.path.startswith("/v1/"):
             has_body = bool(request.content_length) or "chunked" in request.headers.get(
                 "Transfer-Encoding", ""
@@ -103,14 +125,13 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def finish_request(response: Response) -> Response:
-        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = g.get("request_id") or os.urandom(16).hex()
         response.headers["X-Content-Type-Options"] = "nosniff"
         if request.path.startswith("/v1/"):
             response.headers["Cache-Control"] = "no-store"
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         duration = time.perf_counter() - g.get("started", time.perf_counter())
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(duration)
+        observe_request(request.method, route, response.status_code, duration)
         principal = g.get("principal")
         access_log.info(
             "request",
@@ -127,4 +148,9 @@ def _register_request_hooks(app: Flask) -> None:
     def close_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
-            session.close()
+            try:
+                session.close()
+            except Exception as error:
+                # The database went away with a transaction open (rolled back with the dead
+                # connection): the response already chosen stands, never gunicorn's bare 500.
+                log.warning("session_close_failed", error=type(error).__name__)

@@ -150,3 +150,52 @@ def demo(count: int, seed: int) -> None:
         session.commit()
     click.echo(f"demo candidates: {created} created, {skipped} already there")
     database.dispose()
+
+
+@main.group()
+def retention() -> None:
+    """Retention of personal data (see README, "Security and personal data")."""
+
+
+@retention.command("run")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="DAYS",
+    help="Erase candidates whose updated_at is older than this many days",
+)
+@click.option("--dry-run", is_flag=True, help="Only list who would be erased; change nothing")
+def retention_run(days: int, dry_run: bool) -> None:
+    """Erase candidates untouched for DAYS days, except those on legal hold.
+
+    Each goes through the same erasure as DELETE /v1/candidates/{id}: records, scores and
+    stored responses are removed, a tombstone is left, and an `erase` audit event is recorded
+    with `cli:retention` as actor. One line per candidate, then a summary.
+    """
+    from datetime import timedelta
+
+    from service.domain import retention as policy
+
+    verb = "would erase" if dry_run else "erased"
+
+    def report(candidate_id: object, updated_at: object) -> None:
+        click.echo(f"{verb} {candidate_id} (last updated {_ts(updated_at)})")
+
+    database = _database()
+    with database.session() as session:
+        result = policy.run(
+            session,
+            older_than=timedelta(days=days),
+            dry_run=dry_run,
+            on_erased=report,
+            on_chunk=session.commit,
+        )
+        session.commit()
+    database.dispose()
+    click.echo(
+        f"retention run {result.run_id}: {verb} {len(result.erased)} candidate(s) not updated "
+        f"since {_ts(result.cutoff)}; {result.held} on legal hold kept"
+        + (" (dry run: nothing changed)" if dry_run else "")
+    )

@@ -27,6 +27,11 @@ def _env_int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
 @dataclass
 class Config:
     """Settings of one service instance. Build it with :meth:`from_env`."""
@@ -38,6 +43,11 @@ class Config:
     # Requests per window for each API key; 0 turns rate limiting off.
     rate_limit: int = 0
     rate_limit_window: int = 60
+    rate_limit_strategy: str = "fixed"  # or "sliding"
+    # Read events of the audit trail are buffered and written in batches: every this many
+    # seconds or events, whichever comes first. 0 writes each before the response is sent.
+    audit_flush_seconds: float = 1.0
+    audit_batch_size: int = 200
     statement_timeout_ms: int = 5000
     pool_size: int = 5
     max_body_bytes: int = 1024 * 1024
@@ -54,6 +64,9 @@ class Config:
             log_format=os.environ.get("ROLEFIT_LOG_FORMAT", "auto").lower(),
             rate_limit=_env_int("ROLEFIT_RATE_LIMIT", 0),
             rate_limit_window=_env_int("ROLEFIT_RATE_LIMIT_WINDOW", 60),
+            rate_limit_strategy=os.environ.get("ROLEFIT_RATE_LIMIT_STRATEGY", "fixed").lower(),
+            audit_flush_seconds=_env_float("ROLEFIT_AUDIT_FLUSH_SECONDS", 1.0),
+            audit_batch_size=_env_int("ROLEFIT_AUDIT_BATCH_SIZE", 200),
             statement_timeout_ms=_env_int("ROLEFIT_STATEMENT_TIMEOUT_MS", 5000),
             pool_size=_env_int("ROLEFIT_DB_POOL_SIZE", 5),
             idempotency_ttl_hours=_env_int("ROLEFIT_IDEMPOTENCY_TTL_HOURS", 24),

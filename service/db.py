@@ -11,10 +11,11 @@ import os
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -58,20 +59,62 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_last_uuid7 = [0, 0]  # [millisecond, 12-bit sequence] of this process's last id
+
+
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7).
+    """A time-ordered UUID (RFC 9562 version 7), increasing within this process.
 
     Candidate ids sort by creation time, so keyset pages on ``id`` come out in the order rows were
-    created and the primary-key index stays append-mostly.
+    created and the primary-key index stays append-mostly. Within one millisecond a 12-bit
+    sequence keeps a process's ids in order (RFC 9562, method 1).
     """
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    last_ms, sequence = _last_uuid7
+    if ms <= last_ms:
+        ms, sequence = last_ms, sequence + 1
+        if sequence > 0xFFF:
+            ms, sequence = last_ms + 1, 0
+    else:
+        sequence = int.from_bytes(os.urandom(2), "big") & 0x7FF  # room to count up
+    _last_uuid7[:] = [ms, sequence]
+    rand = int.from_bytes(os.urandom(8), "big")
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
-    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= sequence << 64
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return uuid.UUID(int=value)
+
+
+def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction, the fastest way the database offers.
+
+    PostgreSQL: ``COPY ... FROM STDIN``, several times faster than a multi-row INSERT for the
+    thousands of records of a batch import. SQLite: ``executemany``. Every row must have the
+    same keys; values are what the columns' Python types expect (no defaults are applied).
+    """
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{name}"' for name in columns)
+    sql = f"COPY {table.name} ({names}) FROM STDIN"
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
+    except connection.dialect.loaded_dbapi.Error as error:
+        # The driver's own exception, wrapped as SQLAlchemy would (a unique violation becomes
+        # IntegrityError), so callers and the error handler treat it like any other statement.
+        raise DBAPIError.instance(
+            sql, None, error, connection.dialect.loaded_dbapi.Error
+        ) from error
 
 
 def make_engine(url: str, *, statement_timeout_ms: int = 5000, pool_size: int = 5) -> Engine:

@@ -12,15 +12,23 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_smorest import Blueprint
 from sqlalchemy.exc import DBAPIError
 
 from service.api.errors import problem
+from service.config import Config
 from service.db import Database, discard_request_session, request_session
 from service.domain import catalog
 from service.domain.apikeys import Principal, authenticate, touch, use_worth_recording
 from service.domain.catalog import Catalog
+from service.domain.ratelimit import (
+    DatabaseCounters,
+    Decision,
+    RateLimiter,
+    RedisCounters,
+)
+from service.observability import RATE_LIMITED
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,6 +109,9 @@ def requires(scope: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = _authenticate()
             g.principal = principal
+            limiter: RateLimiter | None = current_app.extensions.get(RATE_LIMITER)
+            if limiter is not None:  # off by default: then this is the whole cost
+                _enforce_rate_limit(limiter, principal.key_id)
             if scope not in principal.scopes:
                 raise AuthError(403, f"this API key lacks the scope {scope!r}")
             return func(*args, **kwargs)
@@ -126,3 +137,65 @@ def current_catalog() -> Catalog:
     """The taxonomy and current role profiles, from the worker's cache when still current."""
     principal: Principal | None = g.get("principal")
     return catalog.current(request_session(), principal.catalog_token if principal else None)
+
+
+# --------------------------------------------------------------------------- rate limits
+
+RATE_LIMITER = "rolefit.ratelimit"
+
+
+class RateLimitExceeded(Exception):
+    """Raised by :func:`requires` when the key has used up its quota: a 429."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__("rate limit exceeded")
+        self.decision = decision
+
+
+def _enforce_rate_limit(limiter: RateLimiter, key_id: str) -> None:
+    """Count the request against the key's quota; every authenticated request counts, also
+    one that is then refused for a missing scope."""
+    decision = limiter.check(key_id)
+    if decision is None:  # counters unreachable: let it through (logged by the limiter)
+        return
+    g.rate_limit = decision
+    if not decision.allowed:
+        RATE_LIMITED.inc()
+        raise RateLimitExceeded(decision)
+
+
+def init_rate_limits(app: Flask, config: Config, database: Database) -> None:
+    """Turn rate limiting on when ``config.rate_limit`` > 0 (``ROLEFIT_RATE_LIMIT``).
+
+    Counters go to Redis when ``ROLEFIT_REDIS_URL`` is set, else to the database. When off,
+    nothing is registered: no hook, no header, no counter.
+    """
+    if config.rate_limit <= 0:
+        return
+    counters = (
+        RedisCounters(config.redis_url) if config.redis_url else DatabaseCounters(database.engine)
+    )
+    app.extensions[RATE_LIMITER] = RateLimiter(
+        counters,
+        limit=config.rate_limit,
+        window=config.rate_limit_window,
+        strategy=config.rate_limit_strategy,
+    )
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(error: RateLimitExceeded) -> Response:
+        return problem(
+            429,
+            "Too Many Requests",
+            f"this API key may make {error.decision.limit} requests per "
+            f"{error.decision.window} s; retry after {error.decision.retry_after} s",
+            headers=error.decision.headers(),
+        )
+
+    @app.after_request
+    def rate_limit_headers(response: Response) -> Response:
+        decision: Decision | None = g.get("rate_limit")
+        if decision is not None:
+            for name, value in decision.headers().items():
+                response.headers.setdefault(name, value)
+        return response

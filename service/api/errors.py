@@ -8,6 +8,7 @@ which request id to quote; the details go to the log, never to the client.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
+from service.observability import DB_UNAVAILABLE
+
+try:
+    from psycopg import OperationalError as _PsycopgOperationalError
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    _PsycopgOperationalError = sqlite3.OperationalError  # type: ignore[assignment,misc]
 
 PROBLEM_MIMETYPE = "application/problem+json"
 PROBLEM_BASE = "https://rolefit.dev/problems/"
@@ -142,11 +149,15 @@ def handle_integrity_error(error: IntegrityError) -> Response:
 
 
 def handle_database_unavailable(error: Exception) -> Response:
-    log.warning("database_unavailable", error=type(error).__name__)
+    DB_UNAVAILABLE.inc()
+    timed_out = getattr(getattr(error, "orig", error), "sqlstate", None) == "57014"
+    log.warning("database_unavailable", error=type(error).__name__, timed_out=timed_out)
     return problem(
         503,
         "Service Unavailable",
-        "the database is unreachable; retry later",
+        "the database did not answer in time; retry later"
+        if timed_out
+        else "the database is unreachable; retry later",
         headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
     )
 
@@ -165,8 +176,10 @@ def _is_database_outage(error: Exception) -> bool:
         return True
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    # A connect failure (server down, refused) surfaces as OperationalError.
-    return isinstance(error, OperationalError)
+    # A connect failure (server down, refused), a connection lost mid-statement, a statement
+    # timeout (57014) or SQLite's "database is locked" surface as OperationalError; raw DB-API
+    # errors come from code that drives the driver directly (COPY for bulk inserts).
+    return isinstance(error, OperationalError | _PsycopgOperationalError | sqlite3.OperationalError)
 
 
 def register_error_handlers(app: Flask) -> None:

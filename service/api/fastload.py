@@ -57,7 +57,10 @@ def _leaf(field: fields.Field) -> Check | None:
         def convert(value: Any) -> Any:
             if type(value) is not int and type(value) is not float:
                 raise _Fallback
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError as error:  # an int too large for a float
+                raise _Fallback from error
             if not math.isfinite(number):
                 raise _Fallback
             return number

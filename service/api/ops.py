@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from flask import Response, current_app, send_from_directory
 from flask_smorest import Blueprint
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import safe_join
@@ -12,12 +16,31 @@ from werkzeug.utils import safe_join
 from service.api.errors import problem
 from service.api.schemas import HealthSchema
 from service.db import Database
-from service.observability import DB_POOL_IN_USE, metrics_payload
+from service.observability import metrics_payload, sample_pool, track_pool
 
 blp = Blueprint("ops", __name__, description="Health, readiness and metrics (no auth).")
 
-# Set by the gunicorn worker on SIGTERM: stop taking new traffic while requests in flight finish.
-DRAINING = {"value": False}
+
+@blp.record_once
+def _track_pool(state: Any) -> None:
+    """Publish the app's connection-pool usage as metrics (sampled, not per request)."""
+    database: Database = state.app.extensions["rolefit.db"]
+    track_pool(database.engine.pool)
+
+
+def draining() -> bool:
+    """Whether this instance is shutting down, so that readiness answers 503.
+
+    The gunicorn master creates the file named by ``ROLEFIT_DRAIN_FILE`` on SIGTERM and keeps
+    serving for a while (see gunicorn.conf.py): a file is the one signal every worker sees.
+    """
+    flag = os.environ.get("ROLEFIT_DRAIN_FILE")
+    return bool(flag and os.path.exists(flag))
+
+
+def _ping(database: Database) -> None:
+    with database.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 @blp.route("/healthz")
@@ -32,12 +55,18 @@ def healthz() -> dict[str, str]:
 @blp.alt_response(503, description="Not ready: database unreachable or shutting down")
 def readyz() -> dict[str, str] | Response:
     """Readiness: the database answers a query and the worker is not shutting down."""
-    if DRAINING["value"]:
+    if draining():
         return problem(503, "Service Unavailable", "shutting down", headers={"Retry-After": "1"})
     database: Database = current_app.extensions["rolefit.db"]
     try:
-        with database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        try:
+            _ping(database)
+        except DBAPIError as error:
+            # A pooled connection that died with an earlier database restart: SQLAlchemy has
+            # discarded it and every older one, so one retry tells whether the database is back.
+            if not error.connection_invalidated:
+                raise
+            _ping(database)
     except Exception:
         return problem(
             503, "Service Unavailable", "the database is unreachable", headers={"Retry-After": "5"}
@@ -49,10 +78,8 @@ def readyz() -> dict[str, str] | Response:
 @blp.response(200, description="Prometheus text exposition format", content_type="text/plain")
 def metrics() -> Response:
     """Prometheus metrics, aggregated over every gunicorn worker."""
-    pool = current_app.extensions["rolefit.db"].engine.pool
-    checked_out = getattr(pool, "checkedout", None)
-    if callable(checked_out):
-        DB_POOL_IN_USE.set(checked_out())
+    # Under gunicorn each worker's sampler keeps its share current; this refreshes ours.
+    sample_pool(current_app.extensions["rolefit.db"].engine.pool)
     payload, content_type = metrics_payload()
     return Response(payload, content_type=content_type)
 

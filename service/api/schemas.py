@@ -2,49 +2,86 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
+import re
 from typing import Any
 
-from flask import Response
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+
+from service.api.jsonio import rfc3339
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
 
-def plain_text(value: str) -> None:
-    """Every string field's validator: text that every database can store.
+class PlainText:
+    """Every string field's validator: text that every database can store and show.
 
     PostgreSQL cannot store NUL in text, and a JSON body can carry lone surrogates (``\\ud800``)
-    that are not UTF-8 at all; both would otherwise fail deep in the driver as a 500.
+    that are not UTF-8 at all; both would otherwise fail deep in the driver as a 500. The other
+    C0 control characters (tab and line breaks aside) are refused too: no name, note or
+    description legitimately holds one. (The API description states the rule; it is not a
+    ``pattern`` on every field, which would make generating examples from the spec very slow.)
     """
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("must be valid Unicode text") from None
+
+    _control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+    def __call__(self, value: str) -> str:
+        if "\x00" in value:
+            raise ValidationError("must not contain NUL characters")
+        if self._control.search(value):
+            raise ValidationError("must not contain control characters (tab and line breaks aside)")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("must be valid Unicode text") from None
+        return value
+
+
+plain_text = PlainText()
+
+
+def not_blank(value: str) -> str:
+    """For names compared with white space collapsed (aliases): some non-space character."""
+    if not value.strip():
+        raise ValidationError("must not be blank")
+    return value
 
 
 def text(max_length: int, min_length: int | None = None) -> list[validate.Validator]:
-    """Validators of a bounded string field: length (documented in the spec) and plain text."""
+    """Validators of a bounded string field: length and plain text (both in the spec)."""
     return [validate.Length(min=min_length, max=max_length), plain_text]  # type: ignore[list-item]
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details, as every error of this API is rendered."""
+    """RFC 9457 problem details, as every error of this API is rendered.
 
-    type = fields.String(metadata={"description": "URI identifying the kind of problem"})
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    instance = fields.String(metadata={"description": "The request path"})
-    request_id = fields.String(metadata={"description": "Quote it when reporting a problem"})
+    Problem types may add members (RFC 9457 section 3.2): those this API adds are listed; a
+    client must ignore others.
+    """
+
+    class Meta:
+        unknown = INCLUDE  # documented as additionalProperties: true
+
+    type = fields.String(
+        required=True, metadata={"description": "URI identifying the kind of problem"}
+    )
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    instance = fields.String(required=True, metadata={"description": "The request path"})
+    request_id = fields.String(
+        required=True, metadata={"description": "Quote it when reporting a problem"}
+    )
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
         metadata={"description": "Field path to messages (validation errors only)"},
+    )
+    existing_id = fields.String(
+        metadata={"description": "409 on a candidate: the id of the one with this external_id"}
+    )
+    owner = fields.String(
+        metadata={"description": "409 on a competency: the key of the one holding the name"}
     )
 
 
@@ -75,28 +112,16 @@ class PageSchema(Schema):
 
 
 class Timestamp(fields.DateTime):
-    """RFC 3339 in UTC to the second, as every timestamp of the API: 2026-11-26T10:42:57Z."""
+    """RFC 3339 in UTC to the second, as every timestamp of the API: 2026-11-26T10:42:57Z.
 
-    def __init__(self, **kwargs: object) -> None:
-        kwargs.setdefault("dump_only", True)
-        super().__init__(format="%Y-%m-%dT%H:%M:%SZ", **kwargs)  # type: ignore[arg-type]
-
-
-def rfc3339(value: datetime) -> str:
-    """Format as :class:`Timestamp` does, for views that build their JSON directly."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response from data already in its documented shape.
-
-    The hot read paths (rankings, match explanations) build their bodies directly instead of
-    dumping them through marshmallow, which would cost more than the rest of the request; the
-    schemas still document them, and tests check that the bodies match the schemas.
+    Formatted by :func:`rfc3339` rather than with a ``format`` string, which apispec would
+    document as ``format: null`` (an invalid schema); this way it is ``format: date-time``.
     """
-    response = Response(
-        json.dumps(body, separators=(",", ":")), status, mimetype="application/json"
-    )
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("dump_only", True)
+        metadata = {"example": "2026-11-26T10:42:57Z", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else rfc3339(value)

@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
+import orjson
 from flask import Response, current_app, g, request
 from flask_smorest import abort
 from sqlalchemy import delete, select, update
@@ -30,9 +31,11 @@ from service.models import IdempotencyRecord
 F = TypeVar("F", bound=Callable[..., Any])
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The deepest body a client needs is a batch: {"candidates": [{"competencies": [{...}]}]}.
+MAX_JSON_DEPTH = 32
 # A claim older than this whose request never finished (worker killed, database gone) is
 # abandoned: the next retry takes it over. Longer than gunicorn's worker timeout.
-ABANDONED_AFTER = timedelta(seconds=45)
+ABANDONED_AFTER = timedelta(seconds=35)
 _REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
 
 
@@ -53,8 +56,16 @@ IDEMPOTENCY_PARAMETER = {
         "same key and body replays the first response with `Idempotent-Replayed: true`"
     ),
 }
-ETAG_HEADER = {"ETag": {"description": "For If-Match on PUT/PATCH", "schema": {"type": "string"}}}
-LOCATION_HEADER = {"Location": {"description": "The new resource", "schema": {"type": "string"}}}
+ETAG_HEADER = {
+    "ETag": {
+        "description": "For If-Match on PUT/PATCH",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+LOCATION_HEADER = {
+    "Location": {"description": "The new resource", "required": True, "schema": {"type": "string"}}
+}
 REPLAYED_HEADER = {
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored response of an earlier request",
@@ -112,6 +123,87 @@ def check_if_match(current_etag: str) -> None:
     weak_stripped = {tag.removeprefix("W/") for tag in offered}
     if "*" not in offered and current_etag not in weak_stripped:
         abort(412, message="the resource changed since you read it; GET it again and retry")
+
+
+def check_json_body() -> None:
+    """400 unless the body is plain RFC 8259 JSON that every later step can handle.
+
+    The standard library's parser (webargs uses it) accepts ``NaN`` and ``Infinity``, turns an
+    integer literal of any size into an int (a ``float()`` of it overflows; over 4300 digits it
+    raises), and recurses once per nesting level, so a body of ``[[[[...`` 10,000 deep raises
+    RecursionError: each of those was a 500. orjson refuses all of them (and invalid UTF-8), in
+    C; when it refuses a body, :func:`_strict_stdlib_loads` has the last word, so that a lone
+    surrogate (``"\\ud800"``, which orjson refuses too) still reaches the schema and gets a
+    422 naming its field. The depth check keeps accepted bodies far from any recursion limit.
+    An empty body is left to the schema (missing required fields: a 422).
+    """
+    raw = request.get_data(cache=True)
+    if not raw:
+        return
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            value = _strict_stdlib_loads(raw)
+        except (ValueError, RecursionError) as error:
+            reason = f"the body is not valid JSON: {_reason(error)}"
+            abort(400, message=reason, messages={"json": {"_schema": [reason]}})
+    # Fewer brackets than the limit cannot nest past it: most bodies skip the walk.
+    brackets = raw.count(b"[") + raw.count(b"{")
+    if brackets > MAX_JSON_DEPTH and _depth_over(value, MAX_JSON_DEPTH):
+        reason = f"the body is nested more than {MAX_JSON_DEPTH} levels deep"
+        abort(400, message=reason, messages={"json": {"_schema": [reason]}})
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8"
+    return error.msg if isinstance(error, json.JSONDecodeError) else str(error)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]}... is too large")
+    return number
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 308:  # 10**308 and up: float() of it is at the edge or beyond
+        raise ValueError(f"the number {text[:20]}... is too large")
+    return int(text)
+
+
+def _strict_stdlib_loads(raw: bytes) -> Any:
+    return json.loads(
+        raw.decode("utf-8"),
+        parse_constant=_reject_constant,
+        parse_float=_finite_float,
+        parse_int=_bounded_int,
+    )
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests containers more than ``limit`` deep (level by level: no recursion;
+    about 2 ms for a full 500-candidate batch)."""
+    level = [value]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        deeper: list[Any] = []
+        for item in level:
+            children = item.values() if type(item) is dict else item
+            deeper += [c for c in children if type(c) is dict or type(c) is list]
+        level = deeper
+    return False
 
 
 def _fingerprint() -> str:
@@ -194,11 +286,19 @@ def _claim(key: str, fingerprint: str) -> int | Response:
 
 
 def _release(record_id: int) -> None:
-    """Forget a claim whose request failed, so that a retry runs it again."""
+    """Forget a claim whose request failed, so that a retry runs it again.
+
+    Only while it holds no response: if the commit did happen and only its acknowledgement was
+    lost, the stored response stays, and the retry replays it instead of writing twice.
+    """
     database: Database = current_app.extensions["rolefit.db"]
     try:
         with database.session() as session:
-            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+            session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.id == record_id, IdempotencyRecord.response_status.is_(None)
+                )
+            )
             session.commit()
     except Exception:
         current_app.logger.warning("could not release idempotency claim %s", record_id)
@@ -209,6 +309,7 @@ def write(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        check_json_body()
         key = request.headers.get(IDEMPOTENCY_HEADER) if request.method == "POST" else None
         record_id: int | None = None
         if key is not None:

@@ -18,16 +18,21 @@ from sqlalchemy import delete, func, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.db import utcnow, uuid7
-from service.domain import matching, scoring
+from service.db import bulk_insert, utcnow, uuid7
+from service.domain import catalog, matching, scoring
 from service.domain.competencies import (
     Taxonomy,
     contains_pattern,
-    load_taxonomy,
     resolve_names,
 )
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound
-from service.models import Candidate, CandidateCompetency, IdempotencyRecord
+from service.models import (
+    Candidate,
+    CandidateCompetency,
+    CandidateTombstone,
+    IdempotencyRecord,
+    Match,
+)
 
 MAX_RECORDS = 200
 PROFILE_FIELDS = ("external_id", "source", "name", "email", "phone", "headline", "years_experience")
@@ -67,6 +72,11 @@ def resolve_records(
         )
         model_records.append(scoring.Record(key, item["level"], evidence, last_used))
     return ResolvedRecords(rows, scoring.records_digest(model_records), model_records)
+
+
+def _taxonomy(session: Session) -> Taxonomy:
+    """Competency names, from the worker's catalog cache while it is current."""
+    return catalog.current(session).taxonomy
 
 
 def get_candidate(session: Session, candidate_id: uuid.UUID) -> Candidate:
@@ -135,7 +145,7 @@ def _conflict_for(session: Session, source: str | None, external_id: str | None)
 def create_candidate(session: Session, data: dict[str, Any]) -> Candidate:
     """Create a candidate with records, and score them against every role."""
     _require_source(data.get("source"), data.get("external_id"))
-    records = resolve_records(load_taxonomy(session), data.get("competencies", []))
+    records = resolve_records(_taxonomy(session), data.get("competencies", []))
     _conflict_for(session, data.get("source"), data.get("external_id"))
     now = utcnow()
     candidate = Candidate(
@@ -185,7 +195,7 @@ def replace_records(
     The candidate row is updated first: its version check (and, on PostgreSQL, its row lock)
     makes a concurrent writer from the same ETag fail with 412 before any record is touched.
     """
-    records = resolve_records(load_taxonomy(session), items)
+    records = resolve_records(_taxonomy(session), items)
     candidate.records_digest = records.digest
     candidate.updated_at = utcnow()
     session.flush()
@@ -201,14 +211,42 @@ def replace_records(
     matching.rescore_candidates(session, [candidate.id])
 
 
-def erase_candidate(session: Session, candidate_id: uuid.UUID) -> None:
-    """Erase a candidate for good: profile, records, stored matches, replayable responses."""
+def erase_candidate(
+    session: Session,
+    candidate_id: uuid.UUID,
+    *,
+    erased_by_key_id: str | None = None,
+    actor: str = "api",
+) -> None:
+    """Erase a candidate for good: profile, records, stored matches, replayable responses.
+
+    What stays is a tombstone (the id, when, and which key or job erased it) and the audit
+    events, which hold ids only. The API (``DELETE``) and retention (``rolefit retention run``)
+    both come here; each records its own audit event in the same transaction. A candidate on
+    legal hold is not erased (409): the hold has to be lifted first.
+    """
     candidate = get_candidate(session, candidate_id)
-    # Stored POST responses that mention the candidate (a create or a batch) go too.
+    if candidate.legal_hold:
+        raise Conflict("the candidate is on legal hold; lift the hold before erasing them")
+    # Stored POST responses that mention the candidate (a create, a batch, a 409 naming them)
+    # hold their data: they go too.
     session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.response_body.contains(str(candidate.id)))
     )
+    # The foreign keys cascade too; explicit deletes do not depend on SQLite's pragma.
+    session.execute(delete(Match).where(Match.candidate_id == candidate.id))
+    session.execute(
+        delete(CandidateCompetency).where(CandidateCompetency.candidate_id == candidate.id)
+    )
     session.delete(candidate)
+    session.add(
+        CandidateTombstone(
+            candidate_id=candidate.id,
+            erased_at=utcnow(),
+            erased_by_key_id=erased_by_key_id,
+            actor=actor,
+        )
+    )
     session.flush()
 
 
@@ -228,7 +266,7 @@ def create_many(session: Session, items: Sequence[tuple[int, dict[str, Any]]]) -
     table, and one set-based rescoring of all new candidates.
     """
     outcome = BatchOutcome()
-    taxonomy = load_taxonomy(session)
+    taxonomy = _taxonomy(session)
     prepared: list[tuple[int, dict[str, Any], ResolvedRecords]] = []
     for index, data in items:
         try:
@@ -277,9 +315,8 @@ def _insert_many(
             }
         )
         record_rows.extend({"candidate_id": candidate_id, **row} for row in records.rows)
-    session.execute(insert(Candidate), candidate_rows)
-    if record_rows:
-        session.execute(insert(CandidateCompetency), record_rows)
+    bulk_insert(session, Candidate, candidate_rows)
+    bulk_insert(session, CandidateCompetency, record_rows)
     return created
 
 

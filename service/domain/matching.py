@@ -32,6 +32,7 @@ indexes per row. The application engine's ``statement_timeout`` (5 s by default)
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -192,7 +193,7 @@ def _int(value: int) -> sa.ColumnElement[int]:
     return sa.literal(value, sa.Integer)
 
 
-def _current_roles(as_of: scoring.Month, role_id: int | None) -> sa.Subquery:
+def _current_roles(by_role: bool) -> sa.Subquery:
     """One row per role (with at least one responsibility) at its current version.
 
     Columns: role_id, role_version, role_version_id, total (sum of importances), must_haves
@@ -203,7 +204,7 @@ def _current_roles(as_of: scoring.Month, role_id: int | None) -> sa.Subquery:
         + Role.key
         + sa.literal("|", sa.String)
         + sa.cast(Role.current_version, sa.String)
-        + sa.literal(f"|{as_of}|", sa.String)
+        + sa.bindparam("as_of_text", type_=sa.String)
     )
     query = (
         sa.select(
@@ -225,12 +226,12 @@ def _current_roles(as_of: scoring.Month, role_id: int | None) -> sa.Subquery:
         .join(Responsibility, Responsibility.role_version_id == RoleVersion.id)
         .group_by(Role.id, Role.key, Role.current_version, RoleVersion.id)
     )
-    if role_id is not None:
-        query = query.where(Role.id == role_id)
+    if by_role:
+        query = query.where(Role.id == sa.bindparam("role_id", type_=sa.Integer))
     return query.subquery("current_roles")
 
 
-def _effective_hundredths(as_of: scoring.Month) -> sa.ColumnElement[int]:
+def _effective_hundredths() -> sa.ColumnElement[int]:
     """``level * confidence_tenths * recency_tenths`` of a candidate_competencies row."""
     cc = CandidateCompetency
     confidence = sa.case(
@@ -242,33 +243,27 @@ def _effective_hundredths(as_of: scoring.Month) -> sa.ColumnElement[int]:
     )
     # age = as_of - last_used (months). ceil((age - 36) / 12) = (age - 25) / 12 for age > 36.
     last_used = cc.last_used_month
-    years_over = (_int(as_of.index - scoring.RECENT_MONTHS + 11) - last_used) // _int(12)
+    years_over = (sa.bindparam("recency_base", type_=sa.Integer) - last_used) // _int(12)
     aged = _int(10) - years_over
     recency = sa.case(
         (last_used.is_(None), _int(10)),
-        (last_used >= _int(as_of.index - scoring.RECENT_MONTHS), _int(10)),  # incl. the future
+        (last_used >= sa.bindparam("recent_from", type_=sa.Integer), _int(10)),  # incl. future
         (aged < _int(scoring.MIN_RECENCY_TENTHS), _int(scoring.MIN_RECENCY_TENTHS)),
         else_=aged,
     )
     return cc.level * confidence * recency
 
 
-def _scores_select(
-    session: Session,
-    as_of: scoring.Month,
-    now: datetime,
-    *,
-    role_id: int | None = None,
-    candidate_ids: Sequence[uuid.UUID] | None = None,
-) -> sa.Select[Any]:
+def _scores_select(dialect: str, by_role: bool, by_candidates: bool) -> sa.Select[Any]:
     """The match rows (columns in ``_MATCH_COLUMNS`` order) of the selected pairs.
 
     Pairs: every candidate (or those of ``candidate_ids``) x every role (or ``role_id``) at its
     current version. Candidates without a relevant record get score 0 through the outer join.
     """
-    roles = _current_roles(as_of, role_id)
+    roles = _current_roles(by_role)
     cc = CandidateCompetency
-    e100 = _effective_hundredths(as_of)
+    e100 = _effective_hundredths()
+    candidate_ids: sa.BindParameter[Any] = sa.bindparam("candidate_ids", expanding=True)
     required100 = Responsibility.level * _int(100)
     capped = sa.case((e100 < required100, e100), else_=required100)
     term = Responsibility.importance * capped * (_int(scoring._LCM_LEVELS) // Responsibility.level)
@@ -287,7 +282,7 @@ def _scores_select(
         .join(roles, roles.c.role_version_id == Responsibility.role_version_id)
         .group_by(cc.candidate_id, roles.c.role_id)
     )
-    if candidate_ids is not None:
+    if by_candidates:
         per_candidate = per_candidate.where(cc.candidate_id.in_(candidate_ids))
     agg = per_candidate.subquery("per_candidate")
 
@@ -305,7 +300,7 @@ def _scores_select(
             roles.c.role_version,
             score.label("score_hundredths"),
             met.label("met"),
-            _sha256_hex(roles.c.hash_prefix + Candidate.records_digest, _dialect(session)).label(
+            _sha256_hex(roles.c.hash_prefix + Candidate.records_digest, dialect).label(
                 "inputs_hash"
             ),
         )
@@ -315,7 +310,7 @@ def _scores_select(
             agg, sa.and_(agg.c.candidate_id == Candidate.id, agg.c.role_id == roles.c.role_id)
         )
     )
-    if candidate_ids is not None:
+    if by_candidates:
         pairs = pairs.where(Candidate.id.in_(candidate_ids))
     s = pairs.subquery("scored")
 
@@ -337,32 +332,63 @@ def _scores_select(
             s.c.met == _int(1),
             band,
             s.c.met * _int(RANK_KEY_MUST_HAVES) + s.c.score_hundredths,
-            _int(as_of.index),
+            sa.bindparam("as_of_index", type_=sa.Integer),
             s.c.inputs_hash,
-            sa.literal(now, UTCDateTime()),
+            sa.bindparam("now", type_=UTCDateTime()),
         )
         # SQLite needs a WHERE before ON CONFLICT (else "ON" parses as a join constraint).
         .where(sa.true())
     )
 
 
-def _write(session: Session, rows: sa.Select[Any]) -> int:
-    """``INSERT INTO matches ... SELECT`` as an upsert on (role_id, candidate_id); row count."""
-    dialect = _dialect(session)
-    statement: sa.Executable
+@functools.cache
+def _upsert(dialect: str, by_role: bool, by_candidates: bool) -> sa.Executable:
+    """``INSERT INTO matches ... SELECT`` as an upsert on (role_id, candidate_id).
+
+    Built once per shape: everything that varies (month, time, role, candidates) is a bound
+    parameter, since building this statement costs more than running it for one candidate.
+    """
+    rows = _scores_select(dialect, by_role, by_candidates)
     if dialect in ("postgresql", "sqlite"):
         module: Any = postgresql if dialect == "postgresql" else sqlite
         insert = module.insert(_MATCHES).from_select(_MATCH_COLUMNS, rows)
-        statement = insert.on_conflict_do_update(
-            index_elements=list(_MATCH_KEY),
-            set_={name: insert.excluded[name] for name in _MATCH_COLUMNS if name not in _MATCH_KEY},
+        return cast(
+            sa.Executable,
+            insert.on_conflict_do_update(
+                index_elements=list(_MATCH_KEY),
+                set_={
+                    name: insert.excluded[name] for name in _MATCH_COLUMNS if name not in _MATCH_KEY
+                },
+            ),
         )
-    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        statement = sa.insert(_MATCHES).from_select(_MATCH_COLUMNS, rows)
+    return sa.insert(_MATCHES).from_select(_MATCH_COLUMNS, rows)  # pragma: no cover
+
+
+def _write(
+    session: Session,
+    as_of: scoring.Month,
+    now: datetime,
+    *,
+    role_id: int | None = None,
+    candidate_ids: list[uuid.UUID] | None = None,
+) -> int:
+    """Score the selected (candidate, role) pairs into ``matches``; returns the row count."""
+    params: dict[str, Any] = {
+        "as_of_text": f"|{as_of}|",
+        "as_of_index": as_of.index,
+        "recency_base": as_of.index - scoring.RECENT_MONTHS + 11,
+        "recent_from": as_of.index - scoring.RECENT_MONTHS,
+        "now": now,
+    }
+    if role_id is not None:
+        params["role_id"] = role_id
+    if candidate_ids is not None:
+        params["candidate_ids"] = candidate_ids
+    statement = _upsert(_dialect(session), role_id is not None, candidate_ids is not None)
     # rowcount is only guaranteed for UPDATE/DELETE unless asked to keep it.
     result = cast(
         sa.CursorResult[Any],
-        session.execute(statement, execution_options={"preserve_rowcount": True}),
+        session.execute(statement, params, execution_options={"preserve_rowcount": True}),
     )
     return max(result.rowcount, 0)
 
@@ -400,7 +426,7 @@ def rescore_candidates(
     month, now = _resolve(as_of)
     for chunk in _chunks(candidate_ids, CHUNK_SIZE):
         _delete(session, Match.candidate_id.in_(chunk))
-        _write(session, _scores_select(session, month, now, candidate_ids=chunk))
+        _write(session, month, now, candidate_ids=chunk)
 
 
 def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None = None) -> int:
@@ -411,7 +437,7 @@ def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None 
     """
     month, now = _resolve(as_of)
     _delete(session, Match.role_id == role_id)
-    written = _write(session, _scores_select(session, month, now, role_id=role_id))
+    written = _write(session, month, now, role_id=role_id)
     session.execute(sa.update(Role).where(Role.id == role_id).values(scored_month=month.index))
     catalog.changed(session)
     return written
@@ -421,7 +447,7 @@ def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> int:
     """Rescore every candidate against every role (after a model change); rows written."""
     month, now = _resolve(as_of)
     _delete(session)
-    written = _write(session, _scores_select(session, month, now))
+    written = _write(session, month, now)
     session.execute(sa.update(Role).values(scored_month=month.index))
     catalog.changed(session)
     return written

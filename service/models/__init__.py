@@ -1,22 +1,28 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
 from service.models.apikey import ApiKey
+from service.models.audit import AuditEvent
 from service.models.candidate import Candidate, CandidateCompetency
 from service.models.catalog import CatalogState
 from service.models.competency import Competency, CompetencyAlias
+from service.models.erasure import CandidateTombstone
 from service.models.idempotency import IdempotencyRecord
 from service.models.match import Match
+from service.models.ratelimit import RateLimitCounter
 from service.models.role import Responsibility, Role, RoleVersion
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Candidate",
     "CandidateCompetency",
+    "CandidateTombstone",
     "CatalogState",
     "Competency",
     "CompetencyAlias",
     "IdempotencyRecord",
     "Match",
+    "RateLimitCounter",
     "Responsibility",
     "Role",
     "RoleVersion",

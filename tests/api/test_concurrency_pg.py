@@ -48,13 +48,13 @@ def count(session: Session) -> int:
 @pytest.fixture
 def slow_taxonomy(monkeypatch: pytest.MonkeyPatch) -> None:
     """Widen the window between a request's checks and its writes, so requests interleave."""
-    load = candidates_domain.load_taxonomy
+    load = candidates_domain._taxonomy
 
     def slow(session: Session) -> Any:
         time.sleep(0.2)
         return load(session)
 
-    monkeypatch.setattr(candidates_domain, "load_taxonomy", slow)
+    monkeypatch.setattr(candidates_domain, "_taxonomy", slow)
 
 
 @pytest.mark.parametrize("rounds", [8])

@@ -11,7 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from service.api.auth import AuthError, has_scope, requires
+from service.api.audit.recording import audited
+from service.api.auth import AuthError, current_principal, has_scope, requires
 from service.api.candidates.schemas import (
     BatchBodySchema,
     BatchResponseSchema,
@@ -23,6 +24,7 @@ from service.api.candidates.schemas import (
     CompetenciesBodySchema,
 )
 from service.api.errors import PROBLEM_BASE, flatten_errors
+from service.api.openapi import links_doc
 from service.api.pagination import (
     LINK_HEADER,
     decode_cursor,
@@ -49,12 +51,45 @@ blp = Blueprint("candidates", __name__, url_prefix="/v1/candidates", description
 
 CONTACT_FIELDS = ("email", "phone")
 
+# OpenAPI links: what a client (and schemathesis' stateful tests) can call next with a response.
+_ITEM = {"candidate_id": "$response.body#/id"}
+_ITEM_IF_MATCH = {**_ITEM, "header.If-Match": "$response.header.ETag"}
+_NEXT = {
+    "GetCandidate": {"operationId": "getCandidate", "parameters": _ITEM},
+    "UpdateCandidate": {"operationId": "updateCandidate", "parameters": _ITEM_IF_MATCH},
+    "ReplaceCandidateCompetencies": {
+        "operationId": "replaceCandidateCompetencies",
+        "parameters": _ITEM_IF_MATCH,
+    },
+    "DeleteCandidate": {"operationId": "deleteCandidate", "parameters": _ITEM},
+}
+_MATCHES = {
+    "GetCandidateMatches": {
+        "operationRef": "#/paths/~1v1~1candidates~1{candidate_id}~1matches/get",
+        "parameters": _ITEM,
+    },
+    "GetCandidateFit": {
+        "operationRef": "#/paths/~1v1~1candidates~1{candidate_id}~1fit/get",
+        "parameters": _ITEM,
+    },
+}
+
 
 def _require_pii_to_write(data: dict[str, Any], *, patch: bool = False) -> None:
     # On PATCH a null clears the stored value: that is writing contact data too.
     sent = [f for f in CONTACT_FIELDS if f in data and (patch or data[f] is not None)]
     if sent and not has_scope("candidates:pii"):
         raise AuthError(403, "writing email or phone needs the scope 'candidates:pii'")
+
+
+def _require_erase_for_hold(changes: dict[str, Any]) -> None:
+    # A hold suspends erasure (retention and DELETE): only a key that may erase may set or lift it.
+    if "legal_hold" in changes and not has_scope("candidates:erase"):
+        raise AuthError(403, "setting legal_hold needs the scope 'candidates:erase'")
+
+
+def _created_ids(result: dict[str, Any]) -> list[Any]:
+    return [item["id"] for item in result["results"] if item["status"] == 201]
 
 
 def _records(session: Any, candidate_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
@@ -93,6 +128,7 @@ def _dump_ready(candidate: Candidate, records: list[dict[str, Any]]) -> dict[str
         "competencies": records,
         "created_at": candidate.created_at,
         "updated_at": candidate.updated_at,
+        "legal_hold": candidate.legal_hold,
     }
     if has_scope("candidates:pii"):
         body["email"] = candidate.email
@@ -110,6 +146,8 @@ class Candidates(MethodView):
     @blp.arguments(CandidateQueryArgsSchema, location="query")
     @blp.response(200, CandidatePageSchema, headers=LINK_HEADER)
     @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
+    @blp.doc(operationId="listCandidates")
+    @audited("list", "candidate")
     def get(self, args: dict[str, Any]) -> Any:
         """List candidates in creation order (ids are time-ordered UUIDs).
 
@@ -142,6 +180,9 @@ class Candidates(MethodView):
         201, CandidateSchema, headers={**LOCATION_HEADER, **ETAG_HEADER, **REPLAYED_HEADER}
     )
     @idempotency_doc(blp, conflict="(source, external_id) exists; `existing_id` names it")
+    @links_doc(blp, 201, {**_NEXT, **_MATCHES})
+    @blp.doc(operationId="createCandidate")
+    @audited("create", "candidate", ids=lambda result: [result[0]["id"]])
     def post(self, data: dict[str, Any]) -> Any:
         """Create a candidate; it is scored against every role before this returns."""
         _require_pii_to_write(data)
@@ -158,6 +199,9 @@ class CandidateItem(MethodView):
     @requires("candidates:read")
     @blp.response(200, CandidateSchema, headers=ETAG_HEADER)
     @problem_doc(blp, 404, "No candidate with this id (or it was erased)")
+    @links_doc(blp, 200, _NEXT)
+    @blp.doc(operationId="getCandidate")
+    @audited("read", "candidate", id_arg="candidate_id")
     def get(self, candidate_id: uuid.UUID) -> Any:
         """Get a candidate with their competency records."""
         candidate = domain.get_candidate(request_session(), candidate_id)
@@ -170,9 +214,13 @@ class CandidateItem(MethodView):
     @if_match_doc(blp)
     @problem_doc(blp, 404, "No candidate with this id (or it was erased)")
     @problem_doc(blp, 409, "(source, external_id) belongs to another candidate: `existing_id`")
+    @links_doc(blp, 200, {**_NEXT, **_MATCHES})
+    @blp.doc(operationId="updateCandidate")
+    @audited("update", "candidate", id_arg="candidate_id")
     def patch(self, changes: dict[str, Any], candidate_id: uuid.UUID) -> Any:
         """Change profile fields (If-Match required); `competencies`, if sent, replaces the list."""
         _require_pii_to_write(changes, patch=True)
+        _require_erase_for_hold(changes)
         session = request_session()
         candidate = domain.get_candidate(session, candidate_id)
         check_if_match(etag_for(candidate.row_version))
@@ -183,9 +231,19 @@ class CandidateItem(MethodView):
     @write
     @blp.response(204)
     @problem_doc(blp, 404, "No candidate with this id (or it was erased)")
+    @problem_doc(blp, 409, "The candidate is on legal hold: lift the hold first")
+    @blp.doc(operationId="deleteCandidate")
+    @audited("erase", "candidate", id_arg="candidate_id")
     def delete(self, candidate_id: uuid.UUID) -> Any:
-        """Erase a candidate for good: profile, records, scores; 404 from then on."""
-        domain.erase_candidate(request_session(), candidate_id)
+        """Erase a candidate for good: profile, records, scores, stored responses naming them;
+        404 from then on, everywhere.
+
+        What stays: a tombstone (id, time, erasing key) and the audit events, which hold ids
+        only. A candidate on legal hold is not erased (409).
+        """
+        domain.erase_candidate(
+            request_session(), candidate_id, erased_by_key_id=current_principal().key_id
+        )
         return None
 
 
@@ -197,6 +255,9 @@ class CandidateCompetencies(MethodView):
     @blp.response(200, CandidateSchema, headers=ETAG_HEADER)
     @if_match_doc(blp)
     @problem_doc(blp, 404, "No candidate with this id (or it was erased)")
+    @links_doc(blp, 200, {**_NEXT, **_MATCHES})
+    @blp.doc(operationId="replaceCandidateCompetencies")
+    @audited("update", "candidate", id_arg="candidate_id")
     def put(self, body: dict[str, Any], candidate_id: uuid.UUID) -> Any:
         """Replace the candidate's competency records (If-Match required) and rescore them."""
         session = request_session()
@@ -231,6 +292,18 @@ class CandidateBatch(MethodView):
     @blp.arguments(BatchBodySchema)
     @blp.response(200, BatchResponseSchema, headers=REPLAYED_HEADER)
     @idempotency_doc(blp)
+    @links_doc(
+        blp,
+        200,
+        {
+            "GetFirstCandidate": {
+                "operationId": "getCandidate",
+                "parameters": {"candidate_id": "$response.body#/results/0/id"},
+            }
+        },
+    )
+    @blp.doc(operationId="createCandidates")
+    @audited("create", "candidate", ids=_created_ids)
     def post(self, body: dict[str, Any]) -> Any:
         """Create up to 500 candidates; one result per item, in order.
 

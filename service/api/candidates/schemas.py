@@ -51,7 +51,14 @@ class CompetencyRecordSchema(FastSchema):
     )
     years = fields.Float(allow_none=True, validate=validate.Range(min=0, max=80))
     last_used = MonthField(
-        allow_none=True, metadata={"description": "YYYY-MM; unknown counts as recent"}
+        allow_none=True,
+        metadata={
+            "description": "YYYY-MM (a full date is accepted; the day is ignored); "
+            "unknown counts as recent",
+            "type": "string",
+            "pattern": r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$",
+            "example": "2026-06",
+        },
     )
     evidence = fields.String(
         load_default=scoring.DEFAULT_EVIDENCE, validate=validate.OneOf(scoring.EVIDENCE_KINDS)
@@ -96,6 +103,13 @@ class CandidateSchema(FastSchema):
     )
     created_at = Timestamp()
     updated_at = Timestamp()
+    legal_hold = fields.Boolean(
+        dump_only=True,
+        metadata={
+            "description": "On hold, the candidate is never erased (retention skips them, "
+            "DELETE is a 409). Set through PATCH, by keys with candidates:erase"
+        },
+    )
 
 
 class CandidateCreateSchema(CandidateSchema):
@@ -112,6 +126,9 @@ class CandidatePatchSchema(CandidateSchema):
     name = fields.String(validate=text(200, 1))
     competencies = fields.List(
         fields.Nested(CompetencyRecordSchema), validate=validate.Length(max=MAX_RECORDS)
+    )
+    legal_hold = fields.Boolean(
+        metadata={"description": "Set or lift a legal hold; needs the scope candidates:erase"}
     )
 
 
@@ -145,7 +162,15 @@ class BatchBodySchema(Schema):
     """Body of POST /v1/candidates/batch. Items are checked one by one, not here."""
 
     candidates = fields.List(
-        fields.Raw(allow_none=True, metadata={"type": "object"}),
+        # Deliberately any JSON value: an item that is not a valid CandidateCreate (not even
+        # an object) is that item's own 422 result, never a rejection of the whole batch.
+        fields.Raw(
+            allow_none=True,
+            metadata={
+                "description": "A CandidateCreate, as for POST /v1/candidates; "
+                "anything else gets a 422 result for this item"
+            },
+        ),
         required=True,
         validate=validate.Length(min=1, max=MAX_BATCH),
         metadata={"description": f"1..{MAX_BATCH} candidates, each as for POST /v1/candidates"},

@@ -8,6 +8,7 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api.audit.recording import audited
 from service.api.auth import requires
 from service.api.competencies.schemas import (
     CompetencyCreateSchema,
@@ -16,6 +17,7 @@ from service.api.competencies.schemas import (
     CompetencyQueryArgsSchema,
     CompetencySchema,
 )
+from service.api.openapi import links_doc
 from service.api.pagination import LINK_HEADER, decode_cursor, page_response
 from service.api.writes import (
     ETAG_HEADER,
@@ -41,6 +43,16 @@ blp = Blueprint(
     "competencies", __name__, url_prefix="/v1/competencies", description="Competency taxonomy."
 )
 
+# OpenAPI links: what a client (and schemathesis' stateful tests) can call next with a response.
+_KEY = {"key": "$response.body#/key"}
+_NEXT = {
+    "GetCompetency": {"operationId": "getCompetency", "parameters": _KEY},
+    "UpdateCompetency": {
+        "operationId": "updateCompetency",
+        "parameters": {**_KEY, "header.If-Match": "$response.header.ETag"},
+    },
+}
+
 
 def _dump_ready(competency: Competency) -> dict[str, Any]:
     return {
@@ -60,6 +72,7 @@ class Competencies(MethodView):
     @blp.arguments(CompetencyQueryArgsSchema, location="query")
     @blp.response(200, CompetencyPageSchema, headers=LINK_HEADER)
     @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
+    @blp.doc(operationId="listCompetencies")
     def get(self, args: dict[str, Any]) -> Any:
         """List competencies, ordered by key.
 
@@ -86,6 +99,9 @@ class Competencies(MethodView):
         201, CompetencySchema, headers={**LOCATION_HEADER, **ETAG_HEADER, **REPLAYED_HEADER}
     )
     @idempotency_doc(blp, conflict="The key or an alias is taken; `owner` names the holder")
+    @links_doc(blp, 201, _NEXT)
+    @blp.doc(operationId="createCompetency")
+    @audited("create", "competency", ids=lambda result: [result[0]["key"]])
     def post(self, data: dict[str, Any]) -> Any:
         """Create a competency, with aliases unique across the taxonomy."""
         competency = create_competency(request_session(), **data)
@@ -99,6 +115,8 @@ class CompetencyItem(MethodView):
     @requires("roles:read")
     @blp.response(200, CompetencySchema, headers=ETAG_HEADER)
     @problem_doc(blp, 404, "No competency with this key")
+    @links_doc(blp, 200, _NEXT)
+    @blp.doc(operationId="getCompetency")
     def get(self, key: str) -> Any:
         """Get one competency; the ETag is for PATCH's If-Match."""
         competency = get_competency(request_session(), key)
@@ -111,6 +129,9 @@ class CompetencyItem(MethodView):
     @if_match_doc(blp)
     @problem_doc(blp, 404, "No competency with this key")
     @problem_doc(blp, 409, "An alias belongs to another competency; `owner` names it")
+    @links_doc(blp, 200, _NEXT)
+    @blp.doc(operationId="updateCompetency")
+    @audited("update", "competency", id_arg="key")
     def patch(self, changes: dict[str, Any], key: str) -> Any:
         """Change a competency (If-Match required). `aliases`, when sent, replaces the list."""
         session = request_session()

@@ -16,7 +16,9 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api.audit.recording import audited
 from service.api.auth import current_catalog, read_only, requires
+from service.api.jsonio import json_response, rfc3339
 from service.api.matching.schemas import (
     CandidateMatchesSchema,
     FitArgsSchema,
@@ -28,7 +30,6 @@ from service.api.matching.schemas import (
     SummarySchema,
 )
 from service.api.pagination import decode_cursor, page_response, parse_uuid_cursor
-from service.api.schemas import json_response, rfc3339
 from service.api.writes import write
 from service.db import Database, request_session, utcnow
 from service.domain import fit as fit_model
@@ -123,6 +124,7 @@ def _fresh(profile: RoleProfile) -> None:
 class CandidateMatches(MethodView):
     @requires("matches:read")
     @blp.response(200, CandidateMatchesSchema)
+    @audited("score", "candidate", id_arg="candidate_id")
     def get(self, candidate_id: uuid.UUID) -> Any:
         """The candidate scored against every role's current version, best first, explained.
 
@@ -140,6 +142,7 @@ class CandidateFit(MethodView):
     @requires("matches:read")
     @blp.arguments(FitArgsSchema, location="query")
     @blp.response(200, FitSchema)
+    @audited("score", "candidate", id_arg="candidate_id")
     def get(self, args: dict[str, Any], candidate_id: uuid.UUID) -> Any:
         """Which of two roles (default tpm,tmp) the candidate leans to, and why.
 
@@ -201,6 +204,7 @@ class InlineMatch(MethodView):
     @write
     @blp.arguments(InlineMatchSchema)
     @blp.response(200, InlineMatchesSchema)
+    @audited("score", "inline-profile")
     def post(self, body: dict[str, Any]) -> Any:
         """Score an inline profile against roles (default: all). Nothing is stored."""
         catalog = current_catalog()
@@ -219,6 +223,7 @@ class RoleRanking(MethodView):
     @requires("matches:read")
     @blp.arguments(RankingArgsSchema, location="query")
     @blp.response(200, RankingPageSchema)
+    @audited("list", "ranking", id_arg="key")
     def get(self, args: dict[str, Any], key: str) -> Any:
         """Candidates ranked for a role: must-haves met first, then score, then candidate id.
 
@@ -240,21 +245,30 @@ class RoleRanking(MethodView):
             after=cursor,
         )
         items, rank_keys, stamps = [], {}, {}
-        for r in rows:
-            candidate_id = str(r.candidate_id)
-            rank_keys[candidate_id] = r.rank_key
+        for (
+            candidate_uuid,
+            name,
+            headline,
+            score,
+            band,
+            met,
+            version,
+            model,
+            computed,
+            rank,
+        ) in rows:
+            candidate_id = str(candidate_uuid)
+            rank_keys[candidate_id] = rank
             # Rows rescored together share computed_at: format each distinct value once.
-            stamp = stamps.get(r.computed_at) or stamps.setdefault(
-                r.computed_at, rfc3339(r.computed_at)
-            )
+            stamp = stamps.get(computed) or stamps.setdefault(computed, rfc3339(computed))
             items.append(
                 {
-                    "candidate": {"id": candidate_id, "name": r.name, "headline": r.headline},
-                    "score": r.score_hundredths / 100,
-                    "band": r.band,
-                    "must_haves_met": r.must_haves_met,
-                    "role_version": r.role_version,
-                    "model_version": r.model_version,
+                    "candidate": {"id": candidate_id, "name": name, "headline": headline},
+                    "score": score / 100,
+                    "band": band,
+                    "must_haves_met": met,
+                    "role_version": version,
+                    "model_version": model,
                     "computed_at": stamp,
                 }
             )
@@ -271,6 +285,7 @@ class RoleRanking(MethodView):
 class RoleSummary(MethodView):
     @requires("matches:read")
     @blp.response(200, SummarySchema)
+    @audited("read", "ranking-summary", id_arg="key")
     def get(self, key: str) -> Any:
         """Score distribution for a role: count, mean, median, p90, must-haves met, histogram.
 

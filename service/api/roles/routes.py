@@ -9,7 +9,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from service.api.audit.recording import audited
 from service.api.auth import current_principal, requires
+from service.api.openapi import links_doc
 from service.api.pagination import LINK_HEADER, decode_cursor, page_response
 from service.api.roles.schemas import (
     RoleBodySchema,
@@ -34,8 +36,34 @@ from service.db import request_session
 from service.domain import matching
 from service.domain.roles import RoleDraft, add_version, create_role, get_role, get_version
 from service.models import Competency, Role, RoleVersion
+from service.observability import Timer
 
 blp = Blueprint("roles", __name__, url_prefix="/v1/roles", description="Role profiles.")
+
+# OpenAPI links: what a client (and schemathesis' stateful tests) can call next with a response.
+_KEY = {"key": "$response.body#/key"}
+_NEXT = {
+    "GetRole": {"operationId": "getRole", "parameters": _KEY},
+    "ReplaceRole": {
+        "operationId": "replaceRole",
+        "parameters": {**_KEY, "header.If-Match": "$response.header.ETag"},
+    },
+    "ListRoleVersions": {"operationId": "listRoleVersions", "parameters": _KEY},
+    "GetRoleVersion": {
+        "operationId": "getRoleVersion",
+        "parameters": {**_KEY, "version": "$response.body#/version"},
+    },
+}
+_MATCHES = {
+    "GetRoleRanking": {
+        "operationRef": "#/paths/~1v1~1roles~1{key}~1matches/get",
+        "parameters": _KEY,
+    },
+    "GetRoleSummary": {
+        "operationRef": "#/paths/~1v1~1roles~1{key}~1matches~1summary/get",
+        "parameters": _KEY,
+    },
+}
 
 
 def _dump_ready(role: Role, version: RoleVersion, keys: dict[int, str]) -> dict[str, Any]:
@@ -74,6 +102,7 @@ class Roles(MethodView):
     @blp.arguments(RoleQueryArgsSchema, location="query")
     @blp.response(200, RolePageSchema, headers=LINK_HEADER)
     @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
+    @blp.doc(operationId="listRoles")
     def get(self, args: dict[str, Any]) -> Any:
         """List roles at their current version, ordered by key."""
         session = request_session()
@@ -99,12 +128,16 @@ class Roles(MethodView):
     @blp.arguments(RoleCreateSchema)
     @blp.response(201, RoleSchema, headers={**LOCATION_HEADER, **ETAG_HEADER, **REPLAYED_HEADER})
     @idempotency_doc(blp, conflict="A role with this key exists")
+    @links_doc(blp, 201, {**_NEXT, **_MATCHES})
+    @blp.doc(operationId="createRole")
+    @audited("create", "role", ids=lambda result: [result[0]["key"]])
     def post(self, data: dict[str, Any]) -> Any:
         """Create a role at version 1 and score every candidate against it."""
         session = request_session()
         key = data.pop("key")
         version = create_role(session, key, RoleDraft(**data), by_key=current_principal().key_id)
-        matching.rescore_role(session, version.role.id)
+        with Timer("rescore_role"):
+            matching.rescore_role(session, version.role.id)
         headers = {"Location": url_for("roles.RoleItem", key=key), "ETag": _etag(version)}
         return _dump_ready(version.role, version, _competency_keys()), 201, headers
 
@@ -114,6 +147,8 @@ class RoleItem(MethodView):
     @requires("roles:read")
     @blp.response(200, RoleSchema, headers=ETAG_HEADER)
     @problem_doc(blp, 404, "No role with this key")
+    @links_doc(blp, 200, _NEXT)
+    @blp.doc(operationId="getRole")
     def get(self, key: str) -> Any:
         """Get a role at its current version; the ETag is for PUT's If-Match."""
         session = request_session()
@@ -127,6 +162,9 @@ class RoleItem(MethodView):
     @blp.response(200, RoleSchema, headers=ETAG_HEADER)
     @if_match_doc(blp)
     @problem_doc(blp, 404, "No role with this key")
+    @links_doc(blp, 200, {**_NEXT, **_MATCHES})
+    @blp.doc(operationId="replaceRole")
+    @audited("update", "role", id_arg="key")
     def put(self, data: dict[str, Any], key: str) -> Any:
         """Write the next version of a role (If-Match required) and rescore every candidate.
 
@@ -139,7 +177,8 @@ class RoleItem(MethodView):
         version = add_version(
             session, role, role.current_version, RoleDraft(**data), current_principal().key_id
         )
-        matching.rescore_role(session, role.id)
+        with Timer("rescore_role"):
+            matching.rescore_role(session, role.id)
         return _dump_ready(role, version, _competency_keys()), 200, {"ETag": _etag(version)}
 
 
@@ -150,6 +189,7 @@ class RoleVersions(MethodView):
     @blp.response(200, RolePageSchema, headers=LINK_HEADER)
     @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
     @problem_doc(blp, 404, "No role with this key")
+    @blp.doc(operationId="listRoleVersions")
     def get(self, args: dict[str, Any], key: str) -> Any:
         """List every version of a role, oldest first."""
         session = request_session()
@@ -176,6 +216,7 @@ class RoleVersionItem(MethodView):
     @requires("roles:read")
     @blp.response(200, RoleSchema, headers=ETAG_HEADER)
     @problem_doc(blp, 404, "No role with this key, or no such version of it")
+    @blp.doc(operationId="getRoleVersion")
     def get(self, key: str, version: int) -> Any:
         """Get one immutable version of a role."""
         session = request_session()

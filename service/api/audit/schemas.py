@@ -1,0 +1,88 @@
+"""Schemas of /v1/audit-events."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from service.api.schemas import PageArgsSchema, PageSchema, text
+from service.domain import audit
+
+RESOURCE_TYPES = (
+    "candidate",
+    "ranking",
+    "ranking-summary",
+    "inline-profile",
+    "role",
+    "competency",
+    "audit-event",
+)
+
+
+class MicrosecondTimestamp(fields.DateTime):
+    """RFC 3339 in UTC with microseconds (events of one second keep their order).
+
+    Formatted in ``_serialize`` rather than with a ``format`` string, which apispec would
+    document as ``format: null``; this way the spec says ``format: date-time``.
+    """
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return str(value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+class AuditEventSchema(Schema):
+    """One audit event. Ids only: never names, contact data, queries or bodies."""
+
+    id = fields.Integer(dump_only=True)
+    occurred_at = MicrosecondTimestamp(
+        dump_only=True,
+        metadata={
+            "description": "RFC 3339, UTC, to the microsecond",
+            "example": "2026-11-26T10:42:57.123456Z",
+        },
+    )
+    actor = fields.String(
+        dump_only=True,
+        metadata={"description": "`api` for requests, `cli:<command>` for jobs (retention)"},
+    )
+    key_id = fields.String(
+        attribute="api_key_id",
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The API key's id (never its secret); null before auth"},
+    )
+    action = fields.String(dump_only=True, metadata={"enum": list(audit.ACTIONS)})
+    resource_type = fields.String(dump_only=True, metadata={"enum": list(RESOURCE_TYPES)})
+    resource_id = fields.String(dump_only=True, allow_none=True)
+    request_id = fields.String(dump_only=True, allow_none=True)
+    status = fields.Integer(
+        dump_only=True, allow_none=True, metadata={"description": "HTTP status; null for jobs"}
+    )
+    outcome = fields.String(dump_only=True, metadata={"enum": list(audit.OUTCOMES)})
+
+
+class AuditQueryArgsSchema(PageArgsSchema):
+    resource_id = fields.String(
+        validate=text(64, 1),
+        metadata={"description": "A candidate id, role key, ...: events about that resource"},
+    )
+    resource_type = fields.String(validate=validate.OneOf(RESOURCE_TYPES))
+    action = fields.String(validate=validate.OneOf(audit.ACTIONS))
+    key_id = fields.String(
+        validate=text(36, 1), metadata={"description": "Events of this API key (its id)"}
+    )
+    outcome = fields.String(validate=validate.OneOf(audit.OUTCOMES))
+    since = fields.AwareDateTime(
+        format="iso", metadata={"description": "RFC 3339; events at or after this time"}
+    )
+    until = fields.AwareDateTime(
+        format="iso", metadata={"description": "RFC 3339; events before this time"}
+    )
+
+
+class AuditEventPageSchema(PageSchema):
+    data = fields.List(fields.Nested(AuditEventSchema), required=True)

@@ -1,0 +1,151 @@
+"""How the OpenAPI document describes errors, security outcomes and links.
+
+flask-smorest documents errors with its own ``Error`` schema as ``application/json``; this API
+serves every error as an RFC 9457 problem (``application/problem+json``, :class:`ProblemSchema`).
+:class:`ProblemApi` documents them so, and :class:`ProblemDocsPlugin` adds the responses every
+operation can give besides its own: 401 / 403 / 429 where a key is required (``requires`` marks
+those with ``security``), 413 / 415 where a body is taken, 503 under ``/v1``.
+"""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+from apispec import APISpec, BasePlugin
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from service.api.errors import PROBLEM_MIMETYPE
+from service.api.schemas import ProblemSchema
+
+_RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+REQUEST_ID_HEADER = "X-Request-ID"
+# Every response carries it (components/headers, referred to from every response).
+_REQUEST_ID = {
+    "description": "The request's id: the client's X-Request-ID when it sent a valid one "
+    "(1..128 of A-Z a-z 0-9 . _ : -), else generated. Quote it when reporting a problem",
+    "required": True,
+    "schema": {"type": "string"},
+}
+
+# Reusable responses (components/responses), added to an operation only when it can give them.
+_COMMON_RESPONSES: dict[str, dict[str, Any]] = {
+    "Unauthorized": {
+        "status": 401,
+        "description": "The API key is missing, unknown or revoked",
+        "headers": {
+            "WWW-Authenticate": {
+                "description": 'Always `Bearer realm="rolefit"`',
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
+    },
+    "Forbidden": {"status": 403, "description": "The API key lacks the scope this needs"},
+    "RateLimited": {
+        "status": 429,
+        "description": "Rate limit of this API key reached (when rate limits are on)",
+        "headers": {
+            "Retry-After": {**_RETRY_AFTER, "required": True},
+            "RateLimit-Policy": {"schema": {"type": "string"}},
+            "RateLimit": {"schema": {"type": "string"}},
+        },
+    },
+    "PayloadTooLarge": {"status": 413, "description": "The body is over 1 MiB"},
+    "UnsupportedMediaType": {"status": 415, "description": "The body is not application/json"},
+    "Unavailable": {
+        "status": 503,
+        "description": "The database is unreachable or the service is shutting down; retry later",
+        "headers": {"Retry-After": {**_RETRY_AFTER, "required": True}},
+    },
+}
+
+
+def _problem_response(
+    description: str, spec: APISpec, headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "schema": ProblemSchema,
+        "headers": {REQUEST_ID_HEADER: REQUEST_ID_HEADER, **(headers or {})},
+    }
+    prepare_response(response, spec, PROBLEM_MIMETYPE)
+    return response
+
+
+class ProblemApi(Api):  # type: ignore[misc]
+    """flask-smorest's ``Api``, documenting errors as problem+json and adding the plugin."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, *, extra_plugins: Any = None, **options: Any) -> None:
+        plugins = [*(extra_plugins or ()), ProblemDocsPlugin()]
+        super()._init_spec(extra_plugins=plugins, **options)
+
+    def _register_responses(self) -> None:
+        """Lazily register the error responses that decorators refer to, as problems."""
+        self.spec.components.header(REQUEST_ID_HEADER, _REQUEST_ID)
+        for status in http.HTTPStatus:
+            if status >= 400:
+                response = _problem_response(status.phrase, self.spec)
+                self.spec.components.response(status.name, response, lazy=True)
+        default = _problem_response("An error, as a problem document", self.spec)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
+        for name, info in _COMMON_RESPONSES.items():
+            response = _problem_response(info["description"], self.spec, info.get("headers"))
+            self.spec.components.response(name, response, lazy=True)
+
+    def register_blueprint(self, blp: Any, **options: Any) -> None:
+        super().register_blueprint(blp, **options)
+        # A path whose every operation is hidden (``@blp.doc(hide=True)``) leaves no trace.
+        paths = self.spec._paths
+        for path in [p for p, item in paths.items() if not set(item) & _METHODS]:
+            del paths[path]
+
+
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _add(responses: dict[Any, Any], status: int, name: str) -> None:
+    if status not in responses and str(status) not in responses:
+        responses[str(status)] = name
+
+
+class ProblemDocsPlugin(BasePlugin):  # type: ignore[misc]
+    """Adds the responses every operation can give besides those its view documents."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if not operations:
+            return
+        for method in list(operations):
+            operation = operations[method]
+            if method not in _METHODS or not isinstance(operation, dict):
+                continue
+            if operation.pop("hide", False):
+                del operations[method]
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if not isinstance(response, dict):
+                    continue  # a components/responses name: documented there
+                response.setdefault("headers", {}).setdefault(REQUEST_ID_HEADER, REQUEST_ID_HEADER)
+                # An error documented without a body (``alt_response(503)``) is still a problem.
+                if str(status)[0] in "45":
+                    response.setdefault("content", {PROBLEM_MIMETYPE: {"schema": "Problem"}})
+            if operation.get("security"):
+                _add(responses, 401, "Unauthorized")
+                _add(responses, 403, "Forbidden")
+                _add(responses, 429, "RateLimited")
+            if "requestBody" in operation:
+                _add(responses, 413, "PayloadTooLarge")
+                _add(responses, 415, "UnsupportedMediaType")
+            if path and path.startswith("/v1/"):
+                _add(responses, 503, "Unavailable")
+
+
+def links_doc(blp: Any, status: int, links: dict[str, dict[str, Any]]) -> Any:
+    """Document OpenAPI links on a success response (what a client can call next with it)."""
+    return blp.doc(responses={status: {"links": links}})

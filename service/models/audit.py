@@ -1,0 +1,44 @@
+"""The audit trail: one append-only row per access to personal data or change to the catalog.
+
+Rows hold ids only (API key id, resource id, request id), never names or contact data, so they
+survive a candidate's erasure. Nothing in the API updates or deletes them. There are no foreign
+keys on purpose: an event outlives the candidate, role or key it names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base, UTCDateTime
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    # BIGINT on PostgreSQL; SQLite only autoincrements an INTEGER PRIMARY KEY.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # "api" for HTTP requests, "cli:<command>" for jobs such as retention.
+    actor: Mapped[str] = mapped_column(String(64))
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(16))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    # The HTTP status of the request (NULL for command-line jobs).
+    status: Mapped[int | None] = mapped_column(SmallInteger)
+    outcome: Mapped[str] = mapped_column(String(16))
+
+
+# Newest first, optionally narrowed to one resource or one key: each an index range scan.
+Index("ix_audit_events_occurred_at", AuditEvent.occurred_at, AuditEvent.id)
+Index(
+    "ix_audit_events_resource",
+    AuditEvent.resource_id,
+    AuditEvent.occurred_at,
+    AuditEvent.id,
+)
+Index("ix_audit_events_key", AuditEvent.api_key_id, AuditEvent.occurred_at, AuditEvent.id)
