@@ -199,3 +199,16 @@ def retention_run(days: int, dry_run: bool) -> None:
         f"since {_ts(result.cutoff)}; {result.held} on legal hold kept"
         + (" (dry run: nothing changed)" if dry_run else "")
     )
+
+
+@main.command()
+def maintenance() -> None:
+    """Housekeeping to run daily (cron): delete Idempotency-Key records past their expiry."""
+    from service.api.writes import purge_expired_idempotency_records
+
+    database = _database()
+    with database.session() as session:
+        purged = purge_expired_idempotency_records(session)
+        session.commit()
+    click.echo(f"expired idempotency records deleted: {purged}")
+    database.dispose()

@@ -69,7 +69,7 @@ def test_dry_run_lists_who_would_go_and_changes_nothing(
 ) -> None:
     result = _run(database_url, monkeypatch, "--older-than", "365", "--dry-run")
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    lines = result.stdout.strip().splitlines()
     assert [line.split()[2] for line in lines[:-1]] == [people["staler"], people["stale"]]
     assert all(line.startswith("would erase ") for line in lines[:-1])
     assert "would erase 2 candidate(s)" in lines[-1] and "1 on legal hold kept" in lines[-1]
@@ -90,7 +90,7 @@ def test_run_erases_through_the_erasure_path_and_records_the_cli_as_actor(
 ) -> None:
     result = _run(database_url, monkeypatch, "--older-than", "365")
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    lines = result.stdout.strip().splitlines()
     assert sorted(line.split()[1] for line in lines[:-1]) == sorted(
         [people["stale"], people["staler"]]
     )
@@ -120,7 +120,7 @@ def test_run_erases_through_the_erasure_path_and_records_the_cli_as_actor(
     }
 
     again = _run(database_url, monkeypatch, "--older-than", "365")
-    assert "erased 0 candidate(s)" in again.output
+    assert "erased 0 candidate(s)" in again.stdout
 
 
 def test_older_than_must_be_a_positive_number_of_days(database_url: str, monkeypatch) -> None:

@@ -338,7 +338,8 @@ def write(func: F) -> F:
                         response_headers=json.dumps(headers),
                     )
                 )
-            session.commit()
+            if not g.get("read_only"):  # an autocommit session has nothing left to commit
+                session.commit()
             return response
         except _Unsuccessful as failed:
             session.rollback()
@@ -366,7 +367,7 @@ class _Unsuccessful(Exception):
 
 
 def purge_expired_idempotency_records(session: Any) -> int:
-    """Delete records past their expiry; returns how many. Run from ``rolefit maintenance``."""
+    """Delete records past their expiry; returns how many (``rolefit maintenance`` runs it)."""
     result = session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
     )

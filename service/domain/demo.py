@@ -16,12 +16,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.db import refresh_statistics
 from service.domain.candidates import create_many
 from service.domain.scoring import Month
-from service.models import Candidate
+from service.models import Candidate, CandidateCompetency, Match
 
 SOURCE = "demo"
 CHUNK = 500
+# A bulk load refreshes the planner's statistics every this many chunks (see refresh_statistics).
+STATISTICS_EVERY = 20
 
 FIRST = [
     "Ada",
@@ -204,7 +207,7 @@ def load_demo(
     today = today or current_month()
     existing = set(session.scalars(select(Candidate.external_id).where(Candidate.source == SOURCE)))
     created = skipped = 0
-    for start in range(0, count, CHUNK):
+    for chunk_number, start in enumerate(range(0, count, CHUNK)):
         items = []
         for index in range(start, min(count, start + CHUNK)):
             if f"demo-{seed}-{index:06d}" in existing:
@@ -214,6 +217,10 @@ def load_demo(
         if items:
             outcome = create_many(session, items)
             created += len(outcome.created)
+            if chunk_number % STATISTICS_EVERY == STATISTICS_EVERY - 1:
+                refresh_statistics(session, Candidate, CandidateCompetency, Match)
             if on_chunk is not None:
                 on_chunk()
+    if created:
+        refresh_statistics(session, Candidate, CandidateCompetency, Match)
     return created, skipped

@@ -47,12 +47,12 @@ def test_key_lifecycle_through_the_cli(client: FlaskClient, database_url: str, m
     runner = CliRunner()
     created = runner.invoke(main, ["keys", "create", "--name", "ats sync", "--preset", "recruiter"])
     assert created.exit_code == 0, created.output
-    token = created.output.strip().splitlines()[-1]
+    token = created.stdout.strip().splitlines()[-1]
     assert token.startswith("rf_")
     assert client.get("/v1/roles", headers=bearer(token)).status_code == 200
 
     listed = runner.invoke(main, ["keys", "list"])
-    line = next(row for row in listed.output.splitlines() if "ats sync" in row)
+    line = next(row for row in listed.stdout.splitlines() if "ats sync" in row)
     key_id, name, preset, _created_at, last_used, revoked = line.split("\t")
     assert (name, preset, revoked) == ("ats sync", "recruiter", "-")
     assert last_used != "-"  # the request above used it

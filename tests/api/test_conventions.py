@@ -386,10 +386,12 @@ def test_keys_are_kept_a_day_then_forgotten(
     assert later.get_json()["id"] != first.get_json()["id"]
 
 
-def test_purge_removes_only_expired_records(
-    client: FlaskClient, admin_headers, session: Session
+def test_maintenance_purges_only_expired_records(
+    client: FlaskClient, admin_headers, session: Session, database_url: str, monkeypatch
 ) -> None:
-    from service.api.writes import purge_expired_idempotency_records
+    from click.testing import CliRunner
+
+    from service.cli import main
 
     for key in ("old", "new"):
         client.post(
@@ -400,8 +402,12 @@ def test_purge_removes_only_expired_records(
         .where(IdempotencyRecord.key == "old")
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
-    assert purge_expired_idempotency_records(session) == 1
     session.commit()
+    monkeypatch.setenv("ROLEFIT_DATABASE_URL", database_url)
+    result = CliRunner().invoke(main, ["maintenance"])
+    assert result.exit_code == 0, result.output
+    assert "expired idempotency records deleted: 1" in result.stdout
+    session.rollback()
     assert [r.key for r in session.scalars(select(IdempotencyRecord))] == ["new"]
 
 

@@ -140,7 +140,7 @@ class CandidateMatches(MethodView):
 @blp.route("/v1/candidates/<uuid:candidate_id>/fit")
 class CandidateFit(MethodView):
     @requires("matches:read")
-    @blp.arguments(FitArgsSchema, location="query")
+    @blp.arguments(FitArgsSchema(), location="query")
     @blp.response(200, FitSchema)
     @audited("score", "candidate", id_arg="candidate_id")
     def get(self, args: dict[str, Any], candidate_id: uuid.UUID) -> Any:
@@ -202,7 +202,7 @@ class InlineMatch(MethodView):
     @read_only
     @requires("matches:read")
     @write
-    @blp.arguments(InlineMatchSchema)
+    @blp.arguments(InlineMatchSchema())
     @blp.response(200, InlineMatchesSchema)
     @audited("score", "inline-profile")
     def post(self, body: dict[str, Any]) -> Any:
@@ -221,7 +221,7 @@ class InlineMatch(MethodView):
 @blp.route("/v1/roles/<string:key>/matches")
 class RoleRanking(MethodView):
     @requires("matches:read")
-    @blp.arguments(RankingArgsSchema, location="query")
+    @blp.arguments(RankingArgsSchema(), location="query")
     @blp.response(200, RankingPageSchema)
     @audited("list", "ranking", id_arg="key")
     def get(self, args: dict[str, Any], key: str) -> Any:
