@@ -41,7 +41,7 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from service.db import utcnow
+from service.db import bulk_insert, utcnow
 from service.models import AuditEvent
 
 ACTIONS: tuple[str, ...] = ("read", "list", "create", "update", "erase", "export", "score")
@@ -108,9 +108,8 @@ def _fit(value: str | uuid.UUID | None, length: int) -> str | None:
 
 
 def record(session: Session, events: Sequence[dict[str, Any]]) -> None:
-    """Add events in the caller's transaction (one multi-row INSERT); they commit with it."""
-    if events:
-        session.execute(sa.insert(_TABLE), list(events))
+    """Add events in the caller's transaction (COPY on PostgreSQL); they commit with it."""
+    bulk_insert(session, AuditEvent, list(events))
 
 
 # --------------------------------------------------------------------------- reading
