@@ -68,12 +68,22 @@ def env_for(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2) -> Iterator[str]:
-    """Serve ``app`` under the project's gunicorn.conf.py; yields the base URL."""
+def gunicorn(
+    app: str, port: int, env: dict[str, str], workers: int = 2, log_path: Path | None = None
+) -> Iterator[str]:
+    """Serve ``app`` under the project's gunicorn.conf.py; yields the base URL.
+
+    gunicorn's output goes to ``log_path`` when given (for checks afterwards), else to a
+    temporary file shown only if the server fails to start.
+    """
     env = dict(env, ROLEFIT_BIND=f"127.0.0.1:{port}", ROLEFIT_WORKERS=str(workers))
     metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
     env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    log = tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log")  # noqa: SIM115
+    log = (
+        log_path.open("w+")
+        if log_path is not None
+        else tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log")  # noqa: SIM115
+    )
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), app],
         env=env,

@@ -28,25 +28,22 @@ service took to recover.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
-from bench.common import BIN, ROOT, env_for, rolefit, save, scratch_database, wait_ready
+from bench.common import env_for, gunicorn, rolefit, save, scratch_database
 
 PORT = 18004
 COMPETENCIES = ["technical-depth", "project-lifecycle", "stakeholder-communication"]
@@ -64,36 +61,6 @@ def pg_isready(timeout: float = 60) -> bool:
             return True
         time.sleep(0.2)
     return False
-
-
-@contextlib.contextmanager
-def serve(env: dict[str, str], workers: int, log: Path) -> Iterator[str]:
-    """gunicorn with the project's config; its output goes to ``log`` (checked afterwards)."""
-    env = dict(
-        env,
-        ROLEFIT_BIND=f"127.0.0.1:{PORT}",
-        ROLEFIT_WORKERS=str(workers),
-        ROLEFIT_DRAIN_SECONDS="0",
-    )
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), "service.wsgi:app"],
-            env=env,
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{PORT}"
-    try:
-        wait_ready(base + "/healthz")
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def request(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple:
@@ -272,7 +239,7 @@ def main() -> None:
         env = env_for(url)
         rolefit(env, "db", "upgrade")
         key = rolefit(env, "keys", "create", "--name", "outage", "--preset", "admin").split()[-1]
-        with serve(env, args.workers, log) as base:
+        with gunicorn("service.wsgi:app", PORT, env, args.workers, log_path=log) as base:
             load = Load(key, args)
             clients = [
                 threading.Thread(target=load.client, args=(n, 1)) for n in range(args.clients)

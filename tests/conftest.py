@@ -60,13 +60,8 @@ def app(database: Database, database_url: str) -> Flask:
     return create_app(make_config(database_url))
 
 
-@pytest.fixture(autouse=True)
-def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Empty every table and reload the built-in data, so each test starts the same."""
-    if "database" not in request.fixturenames and "app" not in request.fixturenames:
-        yield
-        return
-    database: Database = request.getfixturevalue("database")
+def reset_database(database: Database) -> None:
+    """Empty every table and reload the built-in data."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with database.engine.begin() as connection:
         if database.dialect == "postgresql":
@@ -77,6 +72,15 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
     with database.session() as session:
         load_builtin(session)
         session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table and reload the built-in data, so each test starts the same."""
+    if "database" not in request.fixturenames and "app" not in request.fixturenames:
+        yield
+        return
+    reset_database(request.getfixturevalue("database"))
     yield
 
 

@@ -31,13 +31,12 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
     use_after_free,
 )
-from sqlalchemy import text
 
 from service import create_app
-from service.db import Base, Database
+from service.db import Database
 from service.domain import apikeys
-from service.domain.builtin import builtin_data, load_builtin
-from tests.conftest import make_config
+from service.domain.builtin import builtin_data
+from tests.conftest import make_config, reset_database
 
 MAX_EXAMPLES = 12
 STATEFUL_STEPS = 12
@@ -159,15 +158,8 @@ def _fresh_start(database: Database) -> dict[str, str]:
 
     Each stateful scenario starts from the same state, so that Hypothesis can replay one.
     """
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with database.engine.begin() as connection:
-        if database.dialect == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
+    reset_database(database)
     with database.session() as session:
-        load_builtin(session)
         _key, token = apikeys.create_key(session, name="schemathesis", preset="admin")
         session.commit()
     return {"Authorization": f"Bearer {token}"}
