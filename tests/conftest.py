@@ -96,12 +96,16 @@ def session(database: Database) -> Iterator[Session]:
 
 
 @pytest.fixture
-def make_key(database: Database) -> Callable[[str], str]:
-    """``make_key("dashboard")`` returns a fresh token with that preset."""
+def make_key(database: Database) -> Callable[..., str]:
+    """``make_key("dashboard")`` returns a fresh token with that preset; ``without=`` narrows
+    it (no preset lacks, say, candidates:pii while having candidates:write)."""
 
-    def make(preset: str = "admin", name: str | None = None) -> str:
+    def make(
+        preset: str = "admin", name: str | None = None, without: set[str] = frozenset()
+    ) -> str:
         with database.session() as session:
-            _key, token = apikeys.create_key(session, name=name or f"test {preset}", preset=preset)
+            key, token = apikeys.create_key(session, name=name or f"test {preset}", preset=preset)
+            key.scopes = " ".join(sorted(key.scope_set - without))
             session.commit()
         return token
 

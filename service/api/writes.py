@@ -153,6 +153,7 @@ def check_json_body() -> None:
     if brackets > MAX_JSON_DEPTH and _depth_over(value, MAX_JSON_DEPTH):
         reason = f"the body is nested more than {MAX_JSON_DEPTH} levels deep"
         abort(400, message=reason, messages={"json": {"_schema": [reason]}})
+    g.json_body = value  # webargs and the idempotency fingerprint reuse it
 
 
 def _reason(error: BaseException) -> str:
@@ -208,9 +209,9 @@ def _depth_over(value: Any, limit: int) -> bool:
 
 def _fingerprint() -> str:
     body = request.get_data(cache=True)
-    try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    if "json_body" in g:
+        canonical = json.dumps(g.json_body, sort_keys=True, separators=(",", ":")).encode()
+    else:
         canonical = body
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), canonical):

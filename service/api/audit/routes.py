@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from service.api.audit.recording import audited, writer
 from service.api.audit.schemas import AuditEventPageSchema, AuditQueryArgsSchema
 from service.api.auth import requires
+from service.api.blueprint import Blueprint
 from service.api.pagination import LINK_HEADER, decode_cursor, page_response
 from service.api.writes import problem_doc
 from service.db import request_session

@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from service.api.audit.recording import audited
 from service.api.auth import AuthError, current_principal, has_scope, requires
+from service.api.blueprint import Blueprint
 from service.api.candidates.schemas import (
     BatchBodySchema,
     BatchResponseSchema,

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service.api.audit.recording import audited
 from service.api.auth import requires
+from service.api.blueprint import Blueprint
 from service.api.competencies.schemas import (
     CompetencyCreateSchema,
     CompetencyPageSchema,

@@ -14,10 +14,10 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service.api.audit.recording import audited
 from service.api.auth import current_catalog, read_only, requires
+from service.api.blueprint import Blueprint
 from service.api.jsonio import json_response, rfc3339
 from service.api.matching.schemas import (
     CandidateMatchesSchema,

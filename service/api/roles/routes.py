@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from service.api.audit.recording import audited
 from service.api.auth import current_principal, requires
+from service.api.blueprint import Blueprint
 from service.api.openapi import links_doc
 from service.api.pagination import LINK_HEADER, decode_cursor, page_response
 from service.api.roles.schemas import (
