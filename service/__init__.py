@@ -20,7 +20,7 @@ from service.api.errors import problem, register_error_handlers
 from service.api.jsonio import OrjsonProvider
 from service.api.openapi import ProblemApi
 from service.config import Config
-from service.db import Database
+from service.db import Database, close_request_connections
 from service.observability import configure_logging, observe_request
 
 __all__ = ["create_app"]
@@ -145,12 +145,10 @@ def _register_request_hooks(app: Flask) -> None:
         return response
 
     @app.teardown_appcontext
-    def close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            try:
-                session.close()
-            except Exception as error:
-                # The database went away with a transaction open (rolled back with the dead
-                # connection): the response already chosen stands, never gunicorn's bare 500.
-                log.warning("session_close_failed", error=type(error).__name__)
+    def close_connections(_exc: BaseException | None) -> None:
+        try:
+            close_request_connections()
+        except Exception as error:
+            # The database went away with a transaction open (rolled back with the dead
+            # connection): the response already chosen stands, never gunicorn's bare 500.
+            log.warning("session_close_failed", error=type(error).__name__)

@@ -23,6 +23,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -127,26 +128,30 @@ def _pool_capacity(pool: Any) -> int:
     return int(size) + max(int(overflow), 0)
 
 
-def sample_pool(pool: Any) -> None:
-    """Publish how many connections this process has checked out of ``pool``."""
-    checked_out = getattr(pool, "checkedout", None)
-    if callable(checked_out):
-        DB_POOL_IN_USE.set(checked_out())
+def sample_pool(pools: Sequence[Any]) -> None:
+    """Publish how many connections this process has checked out of ``pools``."""
+    in_use = 0
+    for pool in pools:
+        checked_out = getattr(pool, "checkedout", None)
+        if callable(checked_out):
+            in_use += checked_out()
+    DB_POOL_IN_USE.set(in_use)
 
 
-def track_pool(pool: Any, interval: float = 1.0) -> None:
-    """Publish ``pool``'s usage. Under gunicorn a daemon thread samples it every ``interval``
-    seconds, so that the sum over workers is current whichever worker answers ``/metrics``;
-    in a single process ``/metrics`` samples it itself. Nothing runs per request either way."""
-    DB_POOL_MAX.set(_pool_capacity(pool))
-    sample_pool(pool)
+def track_pool(pools: Sequence[Any], interval: float = 1.0) -> None:
+    """Publish the usage of ``pools`` (the read and write pools, summed). Under gunicorn a
+    daemon thread samples them every ``interval`` seconds, so that the sum over workers is
+    current whichever worker answers ``/metrics``; in a single process ``/metrics`` samples
+    them itself. Nothing runs per request either way."""
+    DB_POOL_MAX.set(sum(_pool_capacity(pool) for pool in pools))
+    sample_pool(pools)
     if not _MULTIPROCESS:
         return
 
     def sample_forever() -> None:
         while True:
             time.sleep(interval)
-            sample_pool(pool)
+            sample_pool(pools)
 
     threading.Thread(target=sample_forever, name="rolefit-pool-sampler", daemon=True).start()
 

@@ -275,9 +275,8 @@ def test_metrics_add_up_over_both_gunicorn_workers(
     assert _sample(exposition, bucket, le="0.25", **route) == 0
     assert _sample(exposition, bucket, le="0.5", **route) == 8
     # The pool gauges are the sum over the two live workers.
-    assert _sample(exposition, "rolefit_db_pool_connections_max") == 2 * _pool_capacity(
-        database.engine.pool
-    )
+    per_worker = sum(_pool_capacity(pool) for pool in database.pools)
+    assert _sample(exposition, "rolefit_db_pool_connections_max") == 2 * per_worker
     assert _sample(exposition, "rolefit_db_pool_connections_in_use") >= 0
     assert "rolefit_rate_limited_total" in exposition
     assert "rolefit_db_unavailable_total" in exposition

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from service.api.errors import problem
 from service.config import Config
-from service.db import Database, discard_request_session, request_session
+from service.db import Database, close_request_connections, request_connection, request_session
 from service.domain import catalog
 from service.domain.apikeys import Principal, authenticate, touch, use_worth_recording
 from service.domain.catalog import Catalog
@@ -74,19 +74,19 @@ def _authenticate() -> Principal:
 
 
 def authenticate_request(token: str) -> Principal | None:
-    """Look the key up in the request's own session: its first statement, and the liveness check.
+    """Look the key up on the request's connection: its first statement, and the liveness check.
 
     When the pooled connection turns out dead (the database restarted since it was last used),
     SQLAlchemy has already discarded it and every older pooled connection, and nothing else has
     happened in this request yet, so one retry on a fresh connection is safe.
     """
     try:
-        return authenticate(request_session(), token)
+        return authenticate(request_connection(), token)
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
-        discard_request_session()
-        return authenticate(request_session(), token)
+        close_request_connections()
+        return authenticate(request_connection(), token)
 
 
 def read_only(func: F) -> F:
@@ -136,7 +136,10 @@ def handle_auth_error(error: AuthError) -> Any:
 def current_catalog() -> Catalog:
     """The taxonomy and current role profiles, from the worker's cache when still current."""
     principal: Principal | None = g.get("principal")
-    return catalog.current(request_session(), principal.catalog_token if principal else None)
+    token = principal.catalog_token if principal else None
+    database: Database = current_app.extensions["rolefit.db"]
+    cached = catalog.cached(database.cache_key, token)
+    return cached if cached is not None else catalog.current(request_session(), token)
 
 
 # --------------------------------------------------------------------------- rate limits

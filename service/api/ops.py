@@ -25,7 +25,7 @@ blp = Blueprint("ops", __name__, description="Health, readiness and metrics (no 
 def _track_pool(state: Any) -> None:
     """Publish the app's connection-pool usage as metrics (sampled, not per request)."""
     database: Database = state.app.extensions["rolefit.db"]
-    track_pool(database.engine.pool)
+    track_pool(database.pools)
 
 
 def draining() -> bool:
@@ -79,7 +79,7 @@ def readyz() -> dict[str, str] | Response:
 def metrics() -> Response:
     """Prometheus metrics, aggregated over every gunicorn worker."""
     # Under gunicorn each worker's sampler keeps its share current; this refreshes ours.
-    sample_pool(current_app.extensions["rolefit.db"].engine.pool)
+    sample_pool(current_app.extensions["rolefit.db"].pools)
     payload, content_type = metrics_payload()
     return Response(payload, content_type=content_type)
 

@@ -320,7 +320,8 @@ def write(func: F) -> F:
             if isinstance(claimed, Response):
                 return claimed
             record_id = claimed
-        session = request_session()
+        # A read-only view (@read_only) opens no session unless it needs one.
+        session = None if g.get("read_only") and record_id is None else request_session()
         try:
             result = func(*args, **kwargs)
             response = current_app.make_response(result)
@@ -330,7 +331,7 @@ def write(func: F) -> F:
                 headers = {
                     h: response.headers[h] for h in _REPLAYED_HEADERS if h in response.headers
                 }
-                session.execute(
+                request_session().execute(
                     update(IdempotencyRecord)
                     .where(IdempotencyRecord.id == record_id)
                     .values(
@@ -339,21 +340,24 @@ def write(func: F) -> F:
                         response_headers=json.dumps(headers),
                     )
                 )
-            if not g.get("read_only"):  # an autocommit session has nothing left to commit
+            if session is not None and not g.get("read_only"):  # autocommit: nothing left
                 session.commit()
             return response
         except _Unsuccessful as failed:
-            session.rollback()
+            if session is not None:
+                session.rollback()
             if record_id is not None:
                 _release(record_id)
             return failed.response
         except StaleDataError:
-            session.rollback()
+            if session is not None:
+                session.rollback()
             if record_id is not None:
                 _release(record_id)
             abort(412, message="the resource changed concurrently; GET it again and retry")
         except BaseException:
-            session.rollback()
+            if session is not None:
+                session.rollback()
             if record_id is not None:
                 _release(record_id)
             raise

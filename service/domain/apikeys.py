@@ -14,10 +14,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from service.db import utcnow
+from service.db import DriverQuery, utcnow
 from service.domain import catalog
 from service.domain.errors import Invalid, NotFound
 from service.models import ApiKey
@@ -101,25 +101,28 @@ def create_key(session: Session, *, name: str, preset: str) -> tuple[ApiKey, str
 
 
 _KEYS = ApiKey.__table__
-# Runs on every request: built once, in Core (statement construction and ORM row loading would
-# each cost as much as the round trip itself).
-_KEY_LOOKUP = select(
-    _KEYS.c.id,
-    _KEYS.c.name,
-    _KEYS.c.scopes,
-    _KEYS.c.secret_hash,
-    _KEYS.c.revoked_at,
-    _KEYS.c.last_used_at,
-    catalog.token_query(),
-).where(_KEYS.c.prefix == bindparam("prefix"))
+# Runs on every request: built and compiled once, run on the driver's cursor (statement
+# construction, ORM row loading and Core execution would each cost as much as the round trip).
+_KEY_LOOKUP = DriverQuery(
+    select(
+        _KEYS.c.id,
+        _KEYS.c.name,
+        _KEYS.c.scopes,
+        _KEYS.c.secret_hash,
+        _KEYS.c.revoked_at,
+        _KEYS.c.last_used_at,
+        catalog.token_query(),
+    ).where(_KEYS.c.prefix == bindparam("prefix"))
+)
 
 
-def authenticate(session: Session, token: str) -> Principal | None:
+def authenticate(connection: Connection, token: str) -> Principal | None:
     """The principal for a bearer token, or None when it is malformed, unknown or revoked."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "rf" or len(parts[1]) != 12:
         return None
-    row = session.connection().execute(_KEY_LOOKUP, {"prefix": parts[1]}).first()
+    rows = _KEY_LOOKUP.rows(connection, {"prefix": parts[1]})
+    row = rows[0] if rows else None
     if row is None or not hmac.compare_digest(row[3], _hash(token)):
         return None
     if row[4] is not None:

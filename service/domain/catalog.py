@@ -106,6 +106,12 @@ def _build(session: Session, token: str | None) -> Catalog:
     return Catalog(token, taxonomy, categories, roles)
 
 
+def cached(url: str, token: str | None) -> Catalog | None:
+    """The catalog cached for the database at ``url`` (as ``str(engine.url)``) in the state
+    ``token``, if any: what almost every request needs, without opening a session."""
+    return _cache.get((url, token)) if token is not None else None
+
+
 def current(session: Session, token: str | None = None) -> Catalog:
     """The catalog as the database has it now.
 

@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.db import UTCDateTime, utcnow
+from service.db import DriverQuery, UTCDateTime, utcnow
 from service.domain import catalog, scoring
 from service.models import (
     Candidate,
@@ -108,7 +108,7 @@ _candidates = Candidate.__table__
 _records = CandidateCompetency.__table__
 _competencies = Competency.__table__
 # Built once, in Core: this runs on every match read.
-_CANDIDATE_INPUTS = (
+_CANDIDATE_INPUTS = DriverQuery(
     sa.select(
         _candidates.c.records_digest,
         _competencies.c.key,
@@ -127,12 +127,12 @@ _CANDIDATE_INPUTS = (
 
 
 def candidate_inputs(
-    session: Session, candidate_id: uuid.UUID
+    connection: sa.Connection, candidate_id: uuid.UUID
 ) -> tuple[str, list[scoring.Record]] | None:
     """A candidate's records digest and records as the scoring model's plain data, in record
     order; None when there is no such candidate. One round trip: it runs on every match read.
     """
-    rows = session.connection().execute(_CANDIDATE_INPUTS, {"candidate_id": candidate_id}).all()
+    rows = _CANDIDATE_INPUTS.rows(connection, {"candidate_id": candidate_id})
     if not rows:
         return None
     return rows[0][0], [

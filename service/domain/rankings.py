@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from service.db import DriverQuery
 from service.models import Candidate, Match
 
 HISTOGRAM_BUCKETS = 10
@@ -23,7 +24,7 @@ _CANDIDATES = Candidate.__table__
 
 
 def page(
-    session: Session,
+    connection: Connection,
     role_id: int,
     *,
     limit: int,
@@ -33,8 +34,8 @@ def page(
 ) -> Sequence[Any]:
     """Up to ``limit`` ranked rows after the keyset position ``after`` (rank_key, candidate).
 
-    Core rather than ORM: dashboards pull this page constantly, and row loading through the ORM
-    would cost as much as the query itself.
+    On the driver's cursor rather than through the ORM or Core execution: dashboards pull this
+    page constantly (see :class:`~service.db.DriverQuery`).
     """
     params: dict[str, Any] = {"role_id": role_id, "limit": limit}
     if min_score_hundredths is not None:
@@ -46,11 +47,11 @@ def page(
     statement = _page_statement(
         min_score_hundredths is not None, must_haves_met is not None, after is not None
     )
-    return session.connection().execute(statement, params).all()
+    return statement.rows(connection, params)
 
 
 @functools.cache
-def _page_statement(by_min_score: bool, by_must_haves: bool, after: bool) -> Select[Any]:
+def _page_statement(by_min_score: bool, by_must_haves: bool, after: bool) -> DriverQuery:
     """The page query for one combination of filters, built once (it runs on every pull)."""
     m, c = _MATCHES, _CANDIDATES
     query = (
@@ -85,7 +86,7 @@ def _page_statement(by_min_score: bool, by_must_haves: bool, after: bool) -> Sel
                 ),
             )
         )
-    return query
+    return DriverQuery(query)
 
 
 def _percentile(session: Session, role_id: int, count: int, fraction: float) -> float | None:

@@ -271,11 +271,11 @@ def test_records_and_responsibilities_round_trip(session: Session) -> None:
     for _ in range(20):
         records = random_records(rnd, keys, AS_OF)
         candidate_id = add_candidate(session, world, records)
-        inputs = matching.candidate_inputs(session, candidate_id)
+        inputs = matching.candidate_inputs(session.connection(), candidate_id)
         assert inputs is not None
         assert inputs[1] == records
         assert inputs[0] == scoring.records_digest(records)
-    assert matching.candidate_inputs(session, uuid.uuid4()) is None
+    assert matching.candidate_inputs(session.connection(), uuid.uuid4()) is None
 
 
 # --------------------------------------------------------------------------- behaviour

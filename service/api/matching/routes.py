@@ -31,7 +31,7 @@ from service.api.matching.schemas import (
 )
 from service.api.pagination import decode_cursor, page_response, parse_uuid_cursor
 from service.api.writes import write
-from service.db import Database, request_session, utcnow
+from service.db import Database, request_connection, request_session, utcnow
 from service.domain import fit as fit_model
 from service.domain import matching, rankings, scoring
 from service.domain.candidates import resolve_records
@@ -93,7 +93,7 @@ def _score_all(
 
 
 def _inputs(candidate_id: uuid.UUID) -> tuple[str, list[scoring.Record]]:
-    inputs = matching.candidate_inputs(request_session(), candidate_id)
+    inputs = matching.candidate_inputs(request_connection(), candidate_id)
     if inputs is None:
         raise NotFound(f"no candidate {candidate_id}")
     return inputs
@@ -237,7 +237,7 @@ class RoleRanking(MethodView):
             rank_key, after = decode_cursor(args["cursor"], f"ranking/{key}", (int, str))
             cursor = (rank_key, parse_uuid_cursor(after))
         rows = rankings.page(
-            request_session(),
+            request_connection(),
             profile.role_id,
             limit=args["limit"] + 1,
             min_score_hundredths=(round(args["min_score"] * 100) if "min_score" in args else None),
