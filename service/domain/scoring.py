@@ -210,12 +210,14 @@ class Record:
             raise TypeError("last_used must be a Month or None")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BreakdownRow:
     """How one responsibility of the role contributed to the score.
 
     Presentation floats are derived from the exact integers kept alongside them
-    (``effective_hundredths``, ``capped_hundredths``, ``contribution_hundredths``).
+    (``effective_hundredths``, ``capped_hundredths``, ``contribution_hundredths``). Not frozen:
+    every match read builds one per responsibility of every role, and a frozen dataclass of
+    this many fields takes three times as long to build (2.5 against 0.9 µs).
     """
 
     competency: str
@@ -369,15 +371,21 @@ def score(
 
     total = sum(r.importance for r in responsibilities)
     denominator = 6 * total
-    e100s: list[int] = []
-    cap100s: list[int] = []
+    # Per responsibility: (record, confidence, recency, e100, cap100), each factor computed once
+    # (this runs for every role on every match read).
+    factors: list[tuple[Record | None, int | None, int | None, int, int]] = []
     numerators: list[int] = []
     for resp in responsibilities:
         record = chosen.get(resp.competency)
-        e100 = 0 if record is None else effective_hundredths(record, as_of)
+        if record is None:
+            conf = rec = None
+            e100 = 0
+        else:
+            conf = EVIDENCE_CONFIDENCE_TENTHS[record.evidence]
+            rec = recency_tenths(record.last_used, as_of)
+            e100 = record.level * conf * rec  # effective_hundredths(record, as_of)
         cap100 = min(e100, 100 * resp.level)
-        e100s.append(e100)
-        cap100s.append(cap100)
+        factors.append((record, conf, rec, e100, cap100))
         # 10 * I * cap100 * (60 // R) / (6 * total) is the row's contribution in hundredths.
         numerators.append(10 * resp.importance * cap100 * (_LCM_LEVELS // resp.level))
 
@@ -387,13 +395,12 @@ def score(
 
     must_haves_met = True
     rows: list[BreakdownRow] = []
-    for resp, e100, cap100, share in zip(responsibilities, e100s, cap100s, shares, strict=True):
-        record = chosen.get(resp.competency)
+    for resp, (record, conf, rec, e100, cap100), share in zip(
+        responsibilities, factors, shares, strict=True
+    ):
         met = e100 >= 100 * resp.level
         if resp.must_have and not met:
             must_haves_met = False
-        conf = None if record is None else EVIDENCE_CONFIDENCE_TENTHS[record.evidence]
-        rec = None if record is None else recency_tenths(record.last_used, as_of)
         rows.append(
             BreakdownRow(
                 competency=resp.competency,
