@@ -50,8 +50,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:  # PostgreSQL sessions run in UTC: as is
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -144,8 +144,11 @@ class DriverQuery:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = _CompiledQuery(self.statement, dialect)
-        dbapi_connection = connection.connection.dbapi_connection
-        cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        # psycopg's binary protocol: UUIDs and timestamps travel as bytes, not text to parse.
+        cursor = (
+            dbapi_connection.cursor(binary=True) if compiled.binary else dbapi_connection.cursor()
+        )
         try:
             cursor.execute(compiled.sql, compiled.parameters(params))
             rows = cursor.fetchall()
@@ -166,6 +169,7 @@ class _CompiledQuery:
     def __init__(self, statement: Select[Any], dialect: Any) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
+        self.binary = dialect.driver == "psycopg"
         self._compiled = compiled
         # Positional drivers (sqlite3) take a sequence in this order; named ones a dict.
         self._order = list(compiled.positiontup or []) if dialect.positional else None
@@ -221,7 +225,9 @@ def make_engine(
       lookup) is the liveness check: when it finds the connection dead, SQLAlchemy discards it
       and every pooled connection older than it, and authentication retries once on a fresh one
       (:func:`service.api.auth.authenticate_request`). A database restart costs no request.
-    - PostgreSQL: a ``statement_timeout`` so one slow query cannot pin a worker forever.
+    - PostgreSQL: a ``statement_timeout`` so one slow query cannot pin a worker forever, and
+      sessions in UTC whatever the server's default, so that SQL date arithmetic never depends
+      on it and timestamps arrive already in UTC.
     - SQLite: foreign keys on, WAL and a busy timeout so several workers can share the file.
     - ``autocommit``: every connection of the pool stays in autocommit mode, for reads only.
     """
@@ -238,7 +244,7 @@ def make_engine(
         pool_timeout=10,
         connect_args={
             "connect_timeout": 5,
-            "options": f"-c statement_timeout={int(statement_timeout_ms)}",
+            "options": f"-c statement_timeout={int(statement_timeout_ms)} -c TimeZone=UTC",
         },
     )
 

@@ -56,7 +56,7 @@ def test_rows_are_what_core_execution_gives(database: Database, session: Session
     assert isinstance(ada[0], uuid.UUID) and ada[0] == ids[0]
     assert ada[3] is True and got[1][3] is False
     assert ada[4] == datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
-    assert ada[4].tzinfo is not None
+    assert ada[4].tzinfo is UTC
 
 
 def test_no_rows_is_an_empty_list(database: Database) -> None:
