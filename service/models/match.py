@@ -33,5 +33,19 @@ class Match(Base):
 
 
 # The ranking order (must-haves met first, then score: one descending key), then candidate id
-# ascending; the mixed directions need them in the index for a plain forward range scan.
-Index("ix_matches_ranking", Match.role_id, Match.rank_key.desc(), Match.candidate_id)
+# ascending; the mixed directions need them in the index for a plain forward range scan. On
+# PostgreSQL it also carries every column a ranking page shows: an index-only scan, no heap.
+Index(
+    "ix_matches_ranking",
+    Match.role_id,
+    Match.rank_key.desc(),
+    Match.candidate_id,
+    postgresql_include=[
+        "score_hundredths",
+        "band",
+        "must_haves_met",
+        "role_version",
+        "model_version",
+        "computed_at",
+    ],
+)
