@@ -81,3 +81,37 @@ def test_upgrade_twice_changes_nothing(database: Database) -> None:
     report = upgrade(database)
     assert report.competencies_added == [] and report.roles_added == []
     assert snapshot() == before
+
+
+def test_0004_copies_names_onto_existing_matches(empty_database: Database) -> None:
+    """Matches stored before the candidate's name was kept on them get it from candidates."""
+    upgrade(empty_database, "0003")
+    candidate = uuid.uuid4()
+    stored = uuid.uuid4().hex if empty_database.dialect == "sqlite" else str(candidate)
+    with empty_database.engine.begin() as connection:
+        role_id = connection.execute(text("SELECT id FROM roles WHERE key = 'tpm'")).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO candidates (id, name, headline, legal_hold, records_digest,"
+                " row_version, created_at, updated_at) VALUES (:id, 'Ada', 'TPM', false, '', 1,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"id": stored},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO matches (role_id, candidate_id, role_version, model_version,"
+                " score_hundredths, must_haves_met, band, rank_key, as_of_month, inputs_hash,"
+                " computed_at) VALUES (:role, :id, 1, 'v1', 0, false, 'not-qualified', 0, 0, '',"
+                " CURRENT_TIMESTAMP)"
+            ),
+            {"role": role_id, "id": stored},
+        )
+    upgrade(empty_database)
+    with empty_database.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT candidate_name, candidate_headline FROM matches")
+        ).one()
+    assert tuple(row) == ("Ada", "TPM")
+    downgrade(empty_database, "0003")
+    upgrade(empty_database)

@@ -181,10 +181,12 @@ def update_candidate(session: Session, candidate: Candidate, changes: dict[str, 
     for name, value in changes.items():
         setattr(candidate, name, value)
     if records is not None:
-        replace_records(session, candidate, records)
+        replace_records(session, candidate, records)  # rescoring copies name and headline
         return
     candidate.updated_at = utcnow()
     session.flush()
+    if "name" in changes or "headline" in changes:
+        matching.profile_changed(session, candidate)
 
 
 def replace_records(

@@ -59,6 +59,7 @@ __all__ = [
     "RANK_KEY_MUST_HAVES",
     "candidate_inputs",
     "current_month",
+    "profile_changed",
     "refresh_if_month_changed",
     "rescore_all",
     "rescore_candidates",
@@ -86,6 +87,8 @@ _MATCH_COLUMNS = (
     "as_of_month",
     "inputs_hash",
     "computed_at",
+    "candidate_name",
+    "candidate_headline",
 )
 
 
@@ -303,6 +306,8 @@ def _scores_select(dialect: str, by_role: bool, by_candidates: bool) -> sa.Selec
             _sha256_hex(roles.c.hash_prefix + Candidate.records_digest, dialect).label(
                 "inputs_hash"
             ),
+            Candidate.name.label("candidate_name"),
+            Candidate.headline.label("candidate_headline"),
         )
         .select_from(Candidate)
         .join(roles, sa.true())
@@ -335,6 +340,8 @@ def _scores_select(dialect: str, by_role: bool, by_candidates: bool) -> sa.Selec
             sa.bindparam("as_of_index", type_=sa.Integer),
             s.c.inputs_hash,
             sa.bindparam("now", type_=UTCDateTime()),
+            s.c.candidate_name,
+            s.c.candidate_headline,
         )
         # SQLite needs a WHERE before ON CONFLICT (else "ON" parses as a join constraint).
         .where(sa.true())
@@ -411,6 +418,16 @@ def _chunks(ids: Iterable[uuid.UUID], size: int) -> Iterable[list[uuid.UUID]]:
 
 
 # --------------------------------------------------------------------------- rescoring
+
+
+def profile_changed(session: Session, candidate: Candidate) -> None:
+    """Copy the candidate's name and headline to their matches (the ranking shows them), in
+    the caller's transaction. Rescoring copies them too; this is for changes without one."""
+    session.execute(
+        sa.update(_MATCHES)
+        .where(_MATCHES.c.candidate_id == candidate.id)
+        .values(candidate_name=candidate.name, candidate_headline=candidate.headline)
+    )
 
 
 def rescore_candidates(

@@ -16,11 +16,10 @@ from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.db import DriverQuery
-from service.models import Candidate, Match
+from service.models import Match
 
 HISTOGRAM_BUCKETS = 10
 _MATCHES = Match.__table__
-_CANDIDATES = Candidate.__table__
 
 
 def page(
@@ -53,12 +52,13 @@ def page(
 @functools.cache
 def _page_statement(by_min_score: bool, by_must_haves: bool, after: bool) -> DriverQuery:
     """The page query for one combination of filters, built once (it runs on every pull)."""
-    m, c = _MATCHES, _CANDIDATES
+    m = _MATCHES
+    # The candidate's name and headline are copied on the matches: no join (see the model).
     query = (
         select(
             m.c.candidate_id,
-            c.c.name,
-            c.c.headline,
+            m.c.candidate_name,
+            m.c.candidate_headline,
             m.c.score_hundredths,
             m.c.band,
             m.c.must_haves_met,
@@ -67,7 +67,6 @@ def _page_statement(by_min_score: bool, by_must_haves: bool, after: bool) -> Dri
             m.c.computed_at,
             m.c.rank_key,
         )
-        .join(c, c.c.id == m.c.candidate_id)
         .where(m.c.role_id == bindparam("role_id"))
         .order_by(m.c.rank_key.desc(), m.c.candidate_id)
         .limit(bindparam("limit"))

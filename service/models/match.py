@@ -30,6 +30,12 @@ class Match(Base):
     as_of_month: Mapped[int]
     inputs_hash: Mapped[str] = mapped_column(String(64))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Copies of the candidate's name and headline, so that a ranking page reads matches alone
+    # (joining candidates cost PostgreSQL 250 against 115 µs a 50-row page). Written with every
+    # score and every change of the profile (service.domain.matching.profile_changed); erased
+    # with the candidate's matches.
+    candidate_name: Mapped[str] = mapped_column(String(200))
+    candidate_headline: Mapped[str | None] = mapped_column(String(300))
 
 
 # The ranking order (must-haves met first, then score: one descending key), then candidate id
@@ -47,5 +53,7 @@ Index(
         "role_version",
         "model_version",
         "computed_at",
+        "candidate_name",
+        "candidate_headline",
     ],
 )

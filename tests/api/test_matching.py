@@ -147,6 +147,40 @@ def test_ranking_orders_must_haves_then_score_then_id(client: FlaskClient, admin
     assert len(above) < len(items)
 
 
+def test_the_ranking_shows_the_current_name_and_headline(
+    client: FlaskClient, admin_headers
+) -> None:
+    """The ranking shows copies kept on the matches: every way of changing them is seen at once."""
+    candidate = create(client, admin_headers, "Before", TPM_LIKE)
+
+    def shown() -> dict:
+        return {i["candidate"]["id"]: i["candidate"] for i in ranking(client, admin_headers, "tpm")}
+
+    assert shown()[candidate] == {"id": candidate, "name": "Before", "headline": None}
+    etag = client.get(f"/v1/candidates/{candidate}", headers=admin_headers).headers["ETag"]
+    patched = client.patch(
+        f"/v1/candidates/{candidate}",
+        json={"name": "After", "headline": "TPM, platform"},
+        headers={**admin_headers, "If-Match": etag},
+    )
+    assert patched.status_code == 200, patched.get_json()
+    assert shown()[candidate] == {"id": candidate, "name": "After", "headline": "TPM, platform"}
+
+    # A PATCH that also replaces the records rescores, and the copies come with the new scores.
+    etag = patched.headers["ETag"]
+    both = client.patch(
+        f"/v1/candidates/{candidate}",
+        json={"headline": None, "competencies": TPM_LIKE[:2]},
+        headers={**admin_headers, "If-Match": etag},
+    )
+    assert both.status_code == 200, both.get_json()
+    assert shown()[candidate] == {"id": candidate, "name": "After", "headline": None}
+
+    # Erasure leaves no copy behind.
+    assert client.delete(f"/v1/candidates/{candidate}", headers=admin_headers).status_code == 204
+    assert candidate not in shown()
+
+
 @pytest.mark.parametrize(
     "query", ["?min_score=101", "?min_score=-1", "?limit=0", "?must_haves_met=maybe"]
 )
