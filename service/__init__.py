@@ -93,7 +93,8 @@ def _hide_statement_parameters(database: Database) -> None:
         if context.sqlalchemy_exception is not None:
             context.sqlalchemy_exception.hide_parameters = True
 
-    event.listen(database.engine, "handle_error", hide)
+    for engine in (database.engine, database.read_engine):
+        event.listen(engine, "handle_error", hide)
 
 
 def _register_blueprints(api: ProblemApi) -> None:

@@ -16,6 +16,7 @@ import structlog
 from flask import Flask
 from flask_smorest import Blueprint
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from service import create_app
@@ -154,6 +155,19 @@ def test_standard_library_logging_comes_out_as_json_without_sql_parameters(
     assert "no_such_table" in pool["exception"]
     assert ours["event"] == "query_failed" and "no_such_table" in ours["exception"]
     assert EMAIL not in output
+
+
+def test_database_errors_of_both_pools_never_carry_the_parameters(json_app: Flask) -> None:
+    """A failed statement's error (what gets logged) names the SQL, never the values, whether it
+    ran on the write pool or on the read pool."""
+    database: Database = json_app.extensions["rolefit.db"]
+    for engine in (database.engine, database.read_engine):
+        with engine.connect() as connection, pytest.raises(DBAPIError) as raised:
+            connection.execute(
+                text("SELECT * FROM no_such_table WHERE email = :email"), {"email": EMAIL}
+            )
+        assert "no_such_table" in str(raised.value)
+        assert EMAIL not in str(raised.value)
 
 
 def test_development_logs_are_readable_lines(
