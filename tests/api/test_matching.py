@@ -283,6 +283,21 @@ def test_inline_match_stores_nothing(client: FlaskClient, admin_headers) -> None
     )
 
 
+def test_inline_match_honours_idempotency_keys(client: FlaskClient, admin_headers) -> None:
+    """A read-only POST still replays its stored response for a repeated key and refuses the
+    key with another body (its claim and its response go through separate connections)."""
+    body = {"competencies": [{"competency": "technical-depth", "level": 4}], "roles": ["tpm"]}
+    headers = {**admin_headers, "Idempotency-Key": "inline-1"}
+    first = client.post("/v1/match", json=body, headers=headers)
+    assert first.status_code == 200, first.get_json()
+    again = client.post("/v1/match", json=body, headers=headers)
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    other = client.post("/v1/match", json={**body, "roles": ["tmp"]}, headers=headers)
+    assert_problem(other, 422)
+
+
 def test_inline_match_names_the_closest_competency(client: FlaskClient, admin_headers) -> None:
     response = client.post(
         "/v1/match",
