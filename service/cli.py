@@ -39,8 +39,11 @@ def db_upgrade(revision: str) -> None:
     database = _database()
     report = upgrade(database, revision)
     click.echo(f"schema at {revision}")
-    added = report.competencies_added + report.roles_added
-    click.echo("built-in data: " + (f"added {', '.join(added)}" if added else "up to date"))
+    if report is None:
+        click.echo("built-in data: loaded at the head revision only")
+    else:
+        added = report.competencies_added + report.roles_added
+        click.echo("built-in data: " + (f"added {', '.join(added)}" if added else "up to date"))
     database.dispose()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from service.db import Database
@@ -41,13 +42,21 @@ def ensure_sqlite_folder(url: str) -> None:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
-def upgrade(database: Database, revision: str = "head") -> LoadReport:
-    """Migrate to ``revision`` and load the built-in data that is missing."""
+def upgrade(database: Database, revision: str = "head") -> LoadReport | None:
+    """Migrate to ``revision``; at the head, also load the built-in data that is missing.
+
+    Only at the head (None otherwise): the built-in data is written by this release's code
+    (roles are scored as they are created), which knows the head schema only.
+    """
     ensure_sqlite_folder(database.url)
     with database.engine.begin() as connection:
         if database.dialect == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
-        command.upgrade(alembic_config(connection), revision)
+        config = alembic_config(connection)
+        command.upgrade(config, revision)
+        at_head = revision in ("head", ScriptDirectory.from_config(config).get_current_head())
+    if not at_head:
+        return None
     with database.session() as session:
         report = load_builtin(session)
         session.commit()

@@ -85,11 +85,17 @@ def test_upgrade_twice_changes_nothing(database: Database) -> None:
 
 def test_0004_copies_names_onto_existing_matches(empty_database: Database) -> None:
     """Matches stored before the candidate's name was kept on them get it from candidates."""
-    upgrade(empty_database, "0003")
+    assert upgrade(empty_database, "0003") is None  # built-in data waits for the head
     candidate = uuid.uuid4()
     stored = uuid.uuid4().hex if empty_database.dialect == "sqlite" else str(candidate)
     with empty_database.engine.begin() as connection:
-        role_id = connection.execute(text("SELECT id FROM roles WHERE key = 'tpm'")).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO roles (key, current_version, scored_month, created_at, updated_at)"
+                " VALUES ('old-role', 1, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        role_id = connection.execute(text("SELECT id FROM roles WHERE key = 'old-role'")).scalar()
         connection.execute(
             text(
                 "INSERT INTO candidates (id, name, headline, legal_hold, records_digest,"
@@ -110,8 +116,20 @@ def test_0004_copies_names_onto_existing_matches(empty_database: Database) -> No
     upgrade(empty_database)
     with empty_database.engine.connect() as connection:
         row = connection.execute(
-            text("SELECT candidate_name, candidate_headline FROM matches")
+            text("SELECT candidate_name, candidate_headline FROM matches WHERE role_id = :role"),
+            {"role": role_id},
         ).one()
     assert tuple(row) == ("Ada", "TPM")
     downgrade(empty_database, "0003")
     upgrade(empty_database)
+
+
+def test_builtin_roles_start_scored_for_the_current_month(empty_database: Database) -> None:
+    """Else the first ranking read after an install would rescore the whole role."""
+    from service.domain.matching import current_month
+
+    upgrade(empty_database)
+    with empty_database.engine.connect() as connection:
+        months = connection.execute(text("SELECT key, scored_month FROM roles")).all()
+    assert {key for key, _ in months} == {"tpm", "tmp"}
+    assert {month for _, month in months} == {current_month().index}
