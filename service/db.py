@@ -302,9 +302,9 @@ class Database:
     def session(self) -> Session:
         return self.sessionmaker()
 
-    def read_session(self, connection: Connection | None = None) -> Session:
-        """A session for reads only, on ``connection`` (default: a new one of the read pool)."""
-        return Session(connection or self.read_engine, expire_on_commit=False)
+    def read_session(self, connection: Connection) -> Session:
+        """A session for reads only, on ``connection`` (of the read pool)."""
+        return Session(connection, expire_on_commit=False)
 
     @property
     def pools(self) -> tuple[Any, ...]:
