@@ -12,7 +12,7 @@ from sqlalchemy import engine_from_config, pool
 
 import service.models  # noqa: F401  (registers every table on Base.metadata)
 from service.config import Config
-from service.db import Base
+from service.infra.orm import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -11,16 +11,16 @@ import time
 
 import structlog
 from flask import Flask, Response, g, request
-from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext
 
 from service.api.audit import recording as audit_recording
-from service.api.auth import SECURITY_SCHEME, AuthError, handle_auth_error, init_rate_limits
+from service.api.auth import SECURITY_SCHEME, AuthError, handle_auth_error
 from service.api.errors import problem, register_error_handlers
 from service.api.jsonio import OrjsonProvider
 from service.api.openapi import ProblemApi
+from service.api.rate_limits import init_rate_limits
+from service.api.unit_of_work import close_request_connections
 from service.config import Config
-from service.db import Database, close_request_connections
+from service.infra.database import Database
 from service.observability import configure_logging, observe_request
 
 __all__ = ["create_app"]
@@ -66,12 +66,15 @@ def create_app(config: Config | None = None) -> Flask:
         pool_size=config.pool_size,
     )
     app.extensions["rolefit.db"] = database
-    _hide_statement_parameters(database)
 
     api = ProblemApi(
         app,
         spec_kwargs={
-            "info": {"description": API_DESCRIPTION},
+            "info": {
+                "description": API_DESCRIPTION,
+                "license": {"name": "MIT", "url": "https://opensource.org/licenses/MIT"},
+                "contact": {"name": "rolefit maintainers"},
+            },
             "servers": [{"url": "/"}],
         },
     )
@@ -84,17 +87,6 @@ def create_app(config: Config | None = None) -> Flask:
     audit_recording.init_app(app, config, database)
     init_rate_limits(app, config, database)
     return app
-
-
-def _hide_statement_parameters(database: Database) -> None:
-    """A database error logged with its statement never carries the parameters (contact data)."""
-
-    def hide(context: ExceptionContext) -> None:
-        if context.sqlalchemy_exception is not None:
-            context.sqlalchemy_exception.hide_parameters = True
-
-    for engine in (database.engine, database.read_engine):
-        event.listen(engine, "handle_error", hide)
 
 
 def _register_blueprints(api: ProblemApi) -> None:

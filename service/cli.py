@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from service.config import Config
-from service.db import Database
 from service.domain import apikeys
 from service.domain.errors import DomainError
+from service.infra.database import Database
 
 
 def _database() -> Database:
@@ -115,7 +115,7 @@ def keys_revoke(key_id: str) -> None:
 def _ts(value: object) -> str:
     if value is None:
         return "-"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[attr-defined]
+    return str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))  # type: ignore[attr-defined]
 
 
 @main.command()
@@ -207,11 +207,11 @@ def retention_run(days: int, dry_run: bool) -> None:
 @main.command()
 def maintenance() -> None:
     """Housekeeping to run daily (cron): delete Idempotency-Key records past their expiry."""
-    from service.api.writes import purge_expired_idempotency_records
+    from service.infra import idempotency_store
 
     database = _database()
     with database.session() as session:
-        purged = purge_expired_idempotency_records(session)
+        purged = idempotency_store.purge_expired(session)
         session.commit()
     click.echo(f"expired idempotency records deleted: {purged}")
     database.dispose()

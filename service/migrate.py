@@ -10,8 +10,8 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from service.db import Database
 from service.domain.builtin import LoadReport, load_builtin
+from service.infra.database import Database
 
 # Serializes concurrent upgrades (several instances starting at once) on PostgreSQL.
 _ADVISORY_LOCK_ID = 0x726F6C65666974  # "rolefit"

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from service import create_app
 from service.config import Config
-from service.db import Base, Database
 from service.domain import apikeys
 from service.domain.builtin import load_builtin
+from service.infra.database import Database
+from service.infra.orm import Base
 from service.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("ROLEFIT_TEST_DATABASE_URL")

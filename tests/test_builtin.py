@@ -1,4 +1,4 @@
-"""The built-in taxonomy and the tpm / tmp profiles, as scoring.md defines them."""
+"""The built-in taxonomy and the tpm / tmp profiles, as service/data/builtin.yaml defines them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from service.domain import catalog
 from service.domain.builtin import builtin_data, load_builtin
 from service.models import Competency
 
-# scoring.md, "Built-in competency taxonomy and role profiles": importance, level, must-have.
+# The built-in profiles (README, "How a score is computed"): importance, level, must-have.
 EXPECTED = {
     "technical-depth": ((5, 4, True), (3, 2, False)),
     "engineering-collaboration": ((5, 4, False), (3, 3, False)),

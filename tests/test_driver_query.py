@@ -1,5 +1,6 @@
-"""``service.db.DriverQuery``: the hot statements run on the driver's cursor must give exactly
-what ``Connection.execute`` gives, fail as SQLAlchemy fails, and survive a lost connection."""
+"""``service.infra.driver_query.DriverQuery``: the hot statements run on the driver's cursor must
+give exactly what ``Connection.execute`` gives, fail as SQLAlchemy fails, and survive a lost
+connection."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sqlalchemy import bindparam, func, literal, or_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from service.db import Database, DriverQuery
+from service.infra.database import Database
+from service.infra.driver_query import DriverQuery
 from service.models import Candidate
 from tests.conftest import POSTGRES_URL
 

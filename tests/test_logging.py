@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from service import create_app
 from service.api.auth import requires
-from service.db import Database
 from service.domain import apikeys
+from service.infra.database import Database
 from service.observability import configure_logging
 from tests.conftest import bearer, make_config
 from tests.test_operations import needs_gunicorn, serve

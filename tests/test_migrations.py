@@ -10,7 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, make_url, text
 
-from service.db import Base, Database
+from service.infra.database import Database
+from service.infra.orm import Base
 from service.migrate import downgrade, upgrade
 from tests.conftest import POSTGRES_URL
 

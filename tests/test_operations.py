@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session
 
 from service import create_app
 from service.api.auth import requires
-from service.db import Database, request_session
+from service.api.unit_of_work import request_session
+from service.infra.database import Database
 from service.models import Candidate, Match
 from service.observability import _pool_capacity
 from tests.conftest import POSTGRES_URL, REPO_ROOT, bearer, make_config

@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.cli import main
-from service.db import Database, utcnow
+from service.infra.database import Database
+from service.infra.orm import utcnow
 from service.models import AuditEvent, Candidate, CandidateTombstone, IdempotencyRecord
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import service.db
+import service.infra.orm
 
 revision: str = '0001'
 down_revision: str | Sequence[str] | None = None
@@ -27,9 +27,9 @@ def upgrade() -> None:
     sa.Column('scopes', sa.String(length=500), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('secret_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', service.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', service.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', service.infra.orm.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', service.infra.orm.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
     sa.UniqueConstraint('prefix', name=op.f('uq_api_keys_prefix'))
     )
@@ -45,8 +45,8 @@ def upgrade() -> None:
     sa.Column('legal_hold', sa.Boolean(), nullable=False),
     sa.Column('records_digest', sa.String(length=64), nullable=False),
     sa.Column('row_version', sa.Integer(), nullable=False),
-    sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', service.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_candidates')),
     sa.UniqueConstraint('source', 'external_id', name=op.f('uq_candidates_source_external_id'))
     )
@@ -65,8 +65,8 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=64), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('row_version', sa.Integer(), nullable=False),
-    sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', service.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_competencies')),
     sa.UniqueConstraint('key', name=op.f('uq_competencies_key'))
     )
@@ -78,8 +78,8 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('current_version', sa.Integer(), nullable=False),
     sa.Column('scored_month', sa.Integer(), nullable=False),
-    sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', service.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_roles')),
     sa.UniqueConstraint('key', name=op.f('uq_roles_key'))
     )
@@ -121,8 +121,8 @@ def upgrade() -> None:
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
     sa.Column('response_headers', sa.Text(), nullable=True),
-    sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', service.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['api_key_id'], ['api_keys.id'], name=op.f('fk_idempotency_records_api_key_id_api_keys'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records')),
     sa.UniqueConstraint('api_key_id', 'key', name=op.f('uq_idempotency_records_api_key_id_key'))
@@ -141,7 +141,7 @@ def upgrade() -> None:
     sa.Column('rank_key', sa.Integer(), nullable=False),
     sa.Column('as_of_month', sa.Integer(), nullable=False),
     sa.Column('inputs_hash', sa.String(length=64), nullable=False),
-    sa.Column('computed_at', service.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('computed_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['candidate_id'], ['candidates.id'], name=op.f('fk_matches_candidate_id_candidates'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['role_id'], ['roles.id'], name=op.f('fk_matches_role_id_roles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('role_id', 'candidate_id', name=op.f('pk_matches'))
@@ -157,7 +157,7 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('focus', sa.Text(), nullable=False),
-    sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by_key_id', sa.String(length=36), nullable=True),
     sa.ForeignKeyConstraint(['role_id'], ['roles.id'], name=op.f('fk_role_versions_role_id_roles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_role_versions')),

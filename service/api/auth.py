@@ -1,8 +1,10 @@
-"""Bearer API-key authentication and per-route scopes.
+"""Bearer API-key authentication, per-route scopes, and the request's catalog.
 
-Every ``/v1`` view is decorated with :func:`requires`, which authenticates the key (one indexed
-read: nothing is cached, so a revoked key is refused by every worker on its next request),
-checks the scope, and documents both in the OpenAPI spec. The decorator also leaves
+Every ``/v1`` view is decorated with :func:`requires`, the outermost of its decorators (see
+:mod:`service.api.unit_of_work`), which authenticates the key (one indexed read on the
+request's connection: nothing is cached, so a revoked key is refused by every worker on its
+next request), counts the request against the key's rate limit, checks the scope, and
+documents both in the OpenAPI spec. The decorator also leaves
 ``required_scope`` on the view so that tests can derive the scope table from the URL map.
 """
 
@@ -12,23 +14,21 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint
 from sqlalchemy.exc import DBAPIError
 
 from service.api.errors import problem
-from service.config import Config
-from service.db import Database, close_request_connections, request_connection, request_session
+from service.api.rate_limits import enforce_rate_limit
+from service.api.unit_of_work import (
+    close_request_connections,
+    request_connection,
+    request_session,
+)
 from service.domain import catalog
 from service.domain.apikeys import Principal, authenticate, touch, use_worth_recording
 from service.domain.catalog import Catalog
-from service.domain.ratelimit import (
-    DatabaseCounters,
-    Decision,
-    RateLimiter,
-    RedisCounters,
-)
-from service.observability import RATE_LIMITED
+from service.infra.database import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,18 +89,6 @@ def authenticate_request(token: str) -> Principal | None:
         return authenticate(request_connection(), token)
 
 
-def read_only(func: F) -> F:
-    """Mark a non-GET view as read-only: its session runs without a transaction (fewer round
-    trips). Put it above ``@requires``, which opens the session."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.read_only = True
-        return func(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def requires(scope: str) -> Callable[[F], F]:
     """Authenticate the caller and require ``scope`` for this view."""
 
@@ -109,19 +97,17 @@ def requires(scope: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = _authenticate()
             g.principal = principal
-            limiter: RateLimiter | None = current_app.extensions.get(RATE_LIMITER)
-            if limiter is not None:  # off by default: then this is the whole cost
-                _enforce_rate_limit(limiter, principal.key_id)
+            enforce_rate_limit(principal.key_id)
             if scope not in principal.scopes:
                 raise AuthError(403, f"this API key lacks the scope {scope!r}")
             return func(*args, **kwargs)
 
         wrapper.required_scope = scope  # type: ignore[attr-defined]
-        documented = Blueprint.doc(security=[{"bearerAuth": []}], **{"x-required-scope": scope})(
+        documented: F = Blueprint.doc(security=[{"bearerAuth": []}], **{"x-required-scope": scope})(
             wrapper
         )
         documented.required_scope = scope  # type: ignore[attr-defined]
-        return documented  # type: ignore[no-any-return]
+        return documented
 
     return decorator
 
@@ -140,65 +126,3 @@ def current_catalog() -> Catalog:
     database: Database = current_app.extensions["rolefit.db"]
     cached = catalog.cached(database.cache_key, token)
     return cached if cached is not None else catalog.current(request_session(), token)
-
-
-# --------------------------------------------------------------------------- rate limits
-
-RATE_LIMITER = "rolefit.ratelimit"
-
-
-class RateLimitExceeded(Exception):
-    """Raised by :func:`requires` when the key has used up its quota: a 429."""
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__("rate limit exceeded")
-        self.decision = decision
-
-
-def _enforce_rate_limit(limiter: RateLimiter, key_id: str) -> None:
-    """Count the request against the key's quota; every authenticated request counts, also
-    one that is then refused for a missing scope."""
-    decision = limiter.check(key_id)
-    if decision is None:  # counters unreachable: let it through (logged by the limiter)
-        return
-    g.rate_limit = decision
-    if not decision.allowed:
-        RATE_LIMITED.inc()
-        raise RateLimitExceeded(decision)
-
-
-def init_rate_limits(app: Flask, config: Config, database: Database) -> None:
-    """Turn rate limiting on when ``config.rate_limit`` > 0 (``ROLEFIT_RATE_LIMIT``).
-
-    Counters go to Redis when ``ROLEFIT_REDIS_URL`` is set, else to the database. When off,
-    nothing is registered: no hook, no header, no counter.
-    """
-    if config.rate_limit <= 0:
-        return
-    counters = (
-        RedisCounters(config.redis_url) if config.redis_url else DatabaseCounters(database.engine)
-    )
-    app.extensions[RATE_LIMITER] = RateLimiter(
-        counters,
-        limit=config.rate_limit,
-        window=config.rate_limit_window,
-        strategy=config.rate_limit_strategy,
-    )
-
-    @app.errorhandler(RateLimitExceeded)
-    def too_many_requests(error: RateLimitExceeded) -> Response:
-        return problem(
-            429,
-            "Too Many Requests",
-            f"this API key may make {error.decision.limit} requests per "
-            f"{error.decision.window} s; retry after {error.decision.retry_after} s",
-            headers=error.decision.headers(),
-        )
-
-    @app.after_request
-    def rate_limit_headers(response: Response) -> Response:
-        decision: Decision | None = g.get("rate_limit")
-        if decision is not None:
-            for name, value in decision.headers().items():
-                response.headers.setdefault(name, value)
-        return response

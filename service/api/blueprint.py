@@ -1,7 +1,8 @@
-"""The project's flask-smorest ``Blueprint``: request bodies are parsed once.
+"""The project's flask-smorest ``Blueprint``, and how to find the handler that serves a request.
 
-``@write`` already parses and vets every JSON body (:func:`service.api.writes.check_json_body`);
-without this, webargs would parse the same bytes again before the schema sees them.
+Request bodies are parsed once and strictly (:func:`service.api.jsonio.request_json`): webargs
+gets that value instead of parsing the bytes again with the standard library's lenient parser,
+and the Idempotency-Key fingerprint uses the same value.
 """
 
 from __future__ import annotations
@@ -10,16 +11,25 @@ from typing import Any
 
 import flask
 import flask_smorest
-from flask import g
 from webargs.flaskparser import FlaskParser
+
+from service.api.jsonio import request_json
 
 
 class _BodyOnceParser(FlaskParser):
     def _raw_load_json(self, req: flask.Request) -> Any:
-        if "json_body" in g:
-            return g.json_body
-        return super()._raw_load_json(req)
+        return request_json()
 
 
-class Blueprint(flask_smorest.Blueprint):
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     ARGUMENTS_PARSER = _BodyOnceParser()
+
+
+def view_handler(app: flask.Flask, endpoint: str, method: str) -> Any:
+    """The function that serves ``method`` at ``endpoint`` (a MethodView's method, or the view
+    function), with the attributes its decorators left on it (scope, unit of work, audit)."""
+    view = app.view_functions.get(endpoint)
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return view
+    return getattr(view_class, "get" if method == "HEAD" else method.lower(), None)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from flask import Flask, Response, g, request
+from flask_smorest import abort as smorest_abort
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -57,6 +58,54 @@ _SLUG_BY_STATUS = {
 log = structlog.get_logger("rolefit.errors")
 
 
+def abort(status: int, message: str, **kwargs: Any) -> NoReturn:
+    """flask-smorest's ``abort``, typed as what it is: it always raises (an HTTPException that
+    :func:`handle_http_exception` renders)."""
+    smorest_abort(status, message=message, **kwargs)
+    raise AssertionError("unreachable")
+
+
+def problem_body(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    slug: str | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    instance: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A problem document of the current request (``instance`` defaults to its path): the body
+    of every error response, and of each failed item of a batch."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (slug or _SLUG_BY_STATUS.get(status, "error")),
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "instance": instance or request.path,
+        "request_id": getattr(g, "request_id", None),
+    }
+    if errors:
+        body["errors"] = dict(errors)
+    body.update(extra)
+    return body
+
+
+def domain_problem_body(error: DomainError, *, instance: str | None = None) -> dict[str, Any]:
+    """The problem document of a domain exception."""
+    status = _DOMAIN_STATUS.get(type(error), 400)
+    errors = error.errors if isinstance(error, Invalid) else None
+    return problem_body(
+        status,
+        error.title,
+        error.detail,
+        slug=error.slug,
+        errors=errors,
+        instance=instance,
+        **error.extra,
+    )
+
+
 def problem(
     status: int,
     title: str,
@@ -67,18 +116,8 @@ def problem(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    """Build a problem response for the current request."""
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (slug or _SLUG_BY_STATUS.get(status, "error")),
-        "title": title,
-        "status": status,
-        "detail": detail or title,
-        "instance": request.path,
-        "request_id": getattr(g, "request_id", None),
-    }
-    if errors:
-        body["errors"] = dict(errors)
-    body.update(extra)
+    """A problem response for the current request."""
+    body = problem_body(status, title, detail, slug=slug, errors=errors, **extra)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -133,9 +172,8 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_domain_error(error: DomainError) -> Response:
-    status = _DOMAIN_STATUS.get(type(error), 400)
-    errors = error.errors if isinstance(error, Invalid) else None
-    return problem(status, error.title, error.detail, slug=error.slug, errors=errors, **error.extra)
+    body = domain_problem_body(error)
+    return Response(json.dumps(body), status=body["status"], mimetype=PROBLEM_MIMETYPE)
 
 
 def handle_integrity_error(error: IntegrityError) -> Response:

@@ -1,4 +1,7 @@
-"""JSON in responses: orjson for speed, and direct responses for the hot read paths.
+"""JSON in and out: strict parsing of request bodies, orjson for responses.
+
+Request bodies are parsed once, by :func:`request_json`, for webargs (the project's
+:class:`~service.api.blueprint.Blueprint`) and the Idempotency-Key fingerprint alike.
 
 orjson serialises a 50-item ranking page in about a tenth of the time the standard library
 needs (measured: 0.012 ms against 0.149 ms), which matters on endpoints that dashboards poll.
@@ -6,12 +9,17 @@ needs (measured: 0.012 ms against 0.149 ms), which matters on endpoints that das
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import orjson
-from flask import Response
+from flask import Response, g, request
 from flask.json.provider import JSONProvider
+from flask_smorest import abort
+
+# The deepest body a client needs is a batch: {"candidates": [{"competencies": [{...}]}]}.
+MAX_JSON_DEPTH = 32
 
 
 class OrjsonProvider(JSONProvider):
@@ -25,9 +33,7 @@ class OrjsonProvider(JSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(
-            orjson.dumps(obj, default=_default), mimetype="application/json"
-        )
+        return Response(orjson.dumps(obj, default=_default), mimetype="application/json")
 
 
 def _default(value: Any) -> Any:
@@ -49,7 +55,94 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     dumping them through marshmallow, which would cost more than the rest of the request; the
     schemas still document them, and tests check that the bodies match the schemas.
     """
-    response = Response(orjson.dumps(body), status, mimetype="application/json")
+    response = Response(orjson.dumps(body), status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def request_json() -> Any:
+    """The request's JSON body, parsed once (and cached); 400 unless it is plain RFC 8259 JSON
+    that every later step can handle, or when there is no body at all.
+
+    The standard library's parser (webargs uses it) accepts ``NaN`` and ``Infinity``, turns an
+    integer literal of any size into an int (a ``float()`` of it overflows; over 4300 digits it
+    raises), and recurses once per nesting level, so a body of ``[[[[...`` 10,000 deep raises
+    RecursionError: each of those was a 500. orjson refuses all of them (and invalid UTF-8), in
+    C; when it refuses a body, :func:`_strict_stdlib_loads` has the last word, so that a lone
+    surrogate (``"\\ud800"``, which orjson refuses too) still reaches the schema and gets a
+    422 naming its field. The depth check keeps accepted bodies far from any recursion limit.
+    Every body this API takes is required, so an empty one is a 400 too.
+    """
+    if "json_body" in g:
+        return g.json_body
+    raw = request.get_data(cache=True)
+    if not raw:
+        reason = "the request needs a JSON body"
+        abort(400, message=reason, messages={"json": {"_schema": [reason]}})
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            value = _strict_stdlib_loads(raw)
+        except (ValueError, RecursionError) as error:
+            reason = f"the body is not valid JSON: {_reason(error)}"
+            abort(400, message=reason, messages={"json": {"_schema": [reason]}})
+    # Fewer brackets than the limit cannot nest past it: most bodies skip the walk.
+    brackets = raw.count(b"[") + raw.count(b"{")
+    if brackets > MAX_JSON_DEPTH and _depth_over(value, MAX_JSON_DEPTH):
+        reason = f"the body is nested more than {MAX_JSON_DEPTH} levels deep"
+        abort(400, message=reason, messages={"json": {"_schema": [reason]}})
+    g.json_body = value  # webargs and the idempotency fingerprint reuse it
+    return value
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8"
+    return error.msg if isinstance(error, json.JSONDecodeError) else str(error)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]}... is too large")
+    return number
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 308:  # 10**308 and up: float() of it is at the edge or beyond
+        raise ValueError(f"the number {text[:20]}... is too large")
+    return int(text)
+
+
+def _strict_stdlib_loads(raw: bytes) -> Any:
+    return json.loads(
+        raw.decode("utf-8"),
+        parse_constant=_reject_constant,
+        parse_float=_finite_float,
+        parse_int=_bounded_int,
+    )
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests containers more than ``limit`` deep (level by level: no recursion;
+    about 2 ms for a full 500-candidate batch)."""
+    level = [value]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        deeper: list[Any] = []
+        for item in level:
+            children = item.values() if type(item) is dict else item
+            deeper += [c for c in children if type(c) is dict or type(c) is list]
+        level = deeper
+    return False

@@ -1,4 +1,7 @@
-"""How the OpenAPI document describes errors, security outcomes and links.
+"""How the OpenAPI document describes errors, security outcomes, headers and links.
+
+Views document what is theirs with the helpers at the end (:func:`problem_doc`,
+:func:`if_match_doc`, :func:`idempotency_doc`, :func:`links_doc` and the header constants).
 
 flask-smorest documents errors with its own ``Error`` schema as ``application/json``; this API
 serves every error as an RFC 9457 problem (``application/problem+json``, :class:`ProblemSchema`).
@@ -10,7 +13,8 @@ those with ``security``), 413 / 415 where a body is taken, 503 under ``/v1``.
 from __future__ import annotations
 
 import http
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from apispec import APISpec, BasePlugin
 from flask_smorest import Api
@@ -18,6 +22,9 @@ from flask_smorest.utils import prepare_response
 
 from service.api.errors import PROBLEM_MIMETYPE
 from service.api.schemas import ProblemSchema
+
+F = TypeVar("F", bound=Callable[..., Any])
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -82,6 +89,14 @@ class ProblemApi(Api):  # type: ignore[misc]
     def _init_spec(self, *, extra_plugins: Any = None, **options: Any) -> None:
         plugins = [*(extra_plugins or ()), ProblemDocsPlugin()]
         super()._init_spec(extra_plugins=plugins, **options)
+        self.ma_plugin.converter.add_attribute_function(_untyped_not_nullable)
+
+    def _register_pagination_header(self) -> None:
+        """No X-Pagination header: lists are cursor-paginated (``service.api.pagination``).
+
+        flask-smorest registers the header lazily, but resolves its ``PaginationMetadata``
+        schema eagerly, which would leave an unused components/schemas entry.
+        """
 
     def _register_responses(self) -> None:
         """Lazily register the error responses that decorators refer to, as problems."""
@@ -104,6 +119,16 @@ class ProblemApi(Api):  # type: ignore[misc]
             del paths[path]
 
 
+def _untyped_not_nullable(
+    self: Any, field: Any, ret: dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
+    """OpenAPI 3.0.3: ``nullable`` only applies beside ``type``; an untyped schema (a
+    ``fields.Raw``) already admits null, so apispec's ``nullable: true`` there is dropped."""
+    if "type" not in ret:
+        ret.pop("nullable", None)
+    return {}
+
+
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -112,7 +137,7 @@ def _add(responses: dict[Any, Any], status: int, name: str) -> None:
         responses[str(status)] = name
 
 
-class ProblemDocsPlugin(BasePlugin):  # type: ignore[misc]
+class ProblemDocsPlugin(BasePlugin):
     """Adds the responses every operation can give besides those its view documents."""
 
     def operation_helper(
@@ -149,3 +174,74 @@ class ProblemDocsPlugin(BasePlugin):  # type: ignore[misc]
 def links_doc(blp: Any, status: int, links: dict[str, dict[str, Any]]) -> Any:
     """Document OpenAPI links on a success response (what a client can call next with it)."""
     return blp.doc(responses={status: {"links": links}})
+
+
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The ETag of your last GET of this resource: missing is a 428, stale a 412",
+}
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": IDEMPOTENCY_HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "1..255 printable ASCII characters, scoped to your API key and kept 24 h. A retry with the "
+        "same key and body replays the first response with `Idempotent-Replayed: true`"
+    ),
+}
+ETAG_HEADER = {
+    "ETag": {
+        "description": "For If-Match on PUT/PATCH",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+LOCATION_HEADER = {
+    "Location": {"description": "The new resource", "required": True, "schema": {"type": "string"}}
+}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored response of an earlier request",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
+def problem_doc(blp: Any, status: int, description: str) -> Callable[[F], F]:
+    """Document an error response of a view as a problem+json document."""
+    decorator: Callable[[F], F] = blp.alt_response(
+        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
+    )
+    return decorator
+
+
+def if_match_doc(blp: Any) -> Callable[[F], F]:
+    """Document ``If-Match`` and its 412 / 428 on a PUT or PATCH view."""
+
+    def decorator(func: F) -> F:
+        func = problem_doc(blp, 412, "If-Match is stale: nothing was written")(func)
+        func = problem_doc(blp, 428, "If-Match is missing")(func)
+        documented: F = blp.doc(parameters=[IF_MATCH_PARAMETER])(func)
+        return documented
+
+    return decorator
+
+
+def idempotency_doc(blp: Any, conflict: str | None = None) -> Callable[[F], F]:
+    """Document ``Idempotency-Key`` and its outcomes on a POST view.
+
+    ``conflict`` describes the view's own 409, if it has one (one status, one description).
+    """
+    in_flight = "the first request with this Idempotency-Key is still in flight"
+
+    def decorator(func: F) -> F:
+        func = problem_doc(blp, 400, "Idempotency-Key is not 1..255 printable characters")(func)
+        func = problem_doc(blp, 409, f"{conflict}; or {in_flight}" if conflict else in_flight)(func)
+        documented: F = blp.doc(parameters=[IDEMPOTENCY_PARAMETER])(func)
+        return documented
+
+    return decorator

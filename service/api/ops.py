@@ -11,11 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import NotFound
-from werkzeug.utils import safe_join
+from werkzeug.security import safe_join
 
 from service.api.errors import problem
 from service.api.schemas import HealthSchema
-from service.db import Database
+from service.infra.database import Database
 from service.observability import metrics_payload, sample_pool, track_pool
 
 blp = Blueprint("ops", __name__, description="Health, readiness and metrics (no auth).")
@@ -45,16 +45,27 @@ def _ping(database: Database) -> None:
 
 @blp.route("/healthz")
 @blp.response(200, HealthSchema)
+@blp.doc(operationId="getHealth", security=[])
 def healthz() -> dict[str, str]:
-    """Liveness: the process answers. Never touches the database."""
+    """Liveness: the process answers. Never touches the database.
+
+    `200 {"status": "ok"}` while the process serves, whatever the database's state: use it for
+    liveness (restart on failure), never for readiness. No API key.
+    """
     return {"status": "ok"}
 
 
 @blp.route("/readyz")
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, description="Not ready: database unreachable or shutting down")
+@blp.doc(operationId="getReadiness", security=[])
 def readyz() -> dict[str, str] | Response:
-    """Readiness: the database answers a query and the worker is not shutting down."""
+    """Readiness: the database answers a query and the worker is not shutting down.
+
+    `200 {"status": "ready"}` when `SELECT 1` succeeds through the worker's pool (retried once
+    after a database restart); otherwise a 503 problem with `Retry-After` (5 s when the database
+    is unreachable, 1 s while shutting down). For load balancers and readiness probes. No API key.
+    """
     if draining():
         return problem(503, "Service Unavailable", "shutting down", headers={"Retry-After": "1"})
     database: Database = current_app.extensions["rolefit.db"]
@@ -76,8 +87,13 @@ def readyz() -> dict[str, str] | Response:
 
 @blp.route("/metrics")
 @blp.response(200, description="Prometheus text exposition format", content_type="text/plain")
+@blp.doc(operationId="getMetrics", security=[])
 def metrics() -> Response:
-    """Prometheus metrics, aggregated over every gunicorn worker."""
+    """Prometheus metrics, aggregated over every gunicorn worker.
+
+    Text exposition format, summed over the instance's workers; scrape once per instance. No API
+    key: expose it on the internal network only.
+    """
     # Under gunicorn each worker's sampler keeps its share current; this refreshes ours.
     sample_pool(current_app.extensions["rolefit.db"].pools)
     payload, content_type = metrics_payload()
@@ -86,8 +102,13 @@ def metrics() -> Response:
 
 @blp.route("/openapi.yaml")
 @blp.response(200, description="The OpenAPI document, YAML", content_type="application/yaml")
+@blp.doc(operationId="getOpenapiYaml", security=[])
 def openapi_yaml() -> Response:
-    """This API's OpenAPI document as YAML (the same as /openapi.json)."""
+    """This API's OpenAPI document as YAML (the same as /openapi.json).
+
+    Generated from the code, identical to `openapi.yaml` in the repository; Swagger UI at /docs
+    renders it. No API key.
+    """
     api = current_app.extensions["rolefit.api"]
     return Response(api.spec.to_yaml(), content_type="application/yaml")
 

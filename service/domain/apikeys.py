@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from service.db import DriverQuery, utcnow
 from service.domain import catalog
 from service.domain.errors import Invalid, NotFound
+from service.infra.driver_query import DriverQuery
+from service.infra.orm import utcnow
 from service.models import ApiKey
 
 SCOPES: tuple[str, ...] = (

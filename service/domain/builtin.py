@@ -14,7 +14,6 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.domain import matching
 from service.domain.competencies import create_competency
 from service.domain.roles import RoleDraft, create_role
 from service.models import Competency, Role
@@ -59,10 +58,6 @@ def load_builtin(session: Session) -> LoadReport:
             focus=item.get("focus", ""),
             responsibilities=item["responsibilities"],
         )
-        version = create_role(session, item["key"], draft, by_key=None)
-        # As POST /v1/roles does: every candidate (none on a fresh install) gets its score, and
-        # the role records the month it was scored for, so the first ranking read after an
-        # install or upgrade does not rescore the whole role.
-        matching.rescore_role(session, version.role_id)
+        create_role(session, item["key"], draft, by_key=None)
         report.roles_added.append(item["key"])
     return report

@@ -18,18 +18,18 @@ from sqlalchemy import delete, func, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.db import bulk_insert, utcnow, uuid7
 from service.domain import catalog, matching, scoring
-from service.domain.competencies import (
-    Taxonomy,
-    contains_pattern,
-    resolve_names,
-)
+from service.domain.competencies import contains_pattern
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound
+from service.domain.taxonomy import Taxonomy, resolve_names
+from service.infra.bulk import bulk_insert
+from service.infra.ids import uuid7
+from service.infra.orm import utcnow
 from service.models import (
     Candidate,
     CandidateCompetency,
     CandidateTombstone,
+    Competency,
     IdempotencyRecord,
     Match,
 )
@@ -77,6 +77,38 @@ def resolve_records(
 def _taxonomy(session: Session) -> Taxonomy:
     """Competency names, from the worker's catalog cache while it is current."""
     return catalog.current(session).taxonomy
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A competency record as stored, named by its competency's key."""
+
+    competency: str
+    level: int
+    years: float | None
+    last_used_month: int | None
+    evidence: str
+    note: str | None
+
+
+def records_of(
+    session: Session, candidate_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[StoredRecord]]:
+    """Every record of these candidates, in their order, with one query."""
+    by_candidate: dict[uuid.UUID, list[StoredRecord]] = {cid: [] for cid in candidate_ids}
+    if not candidate_ids:
+        return by_candidate
+    cc = CandidateCompetency
+    rows = session.execute(
+        select(cc.candidate_id, Competency.key, cc.level, cc.years, cc.last_used_month)
+        .add_columns(cc.evidence, cc.note)
+        .join(Competency, Competency.id == cc.competency_id)
+        .where(cc.candidate_id.in_(candidate_ids))
+        .order_by(cc.candidate_id, cc.position)
+    )
+    for candidate_id, *fields in rows:
+        by_candidate[candidate_id].append(StoredRecord(*fields))
+    return by_candidate
 
 
 def get_candidate(session: Session, candidate_id: uuid.UUID) -> Candidate:

@@ -2,27 +2,23 @@
 
 Almost every request needs the competency names and the current role profiles, and they change
 rarely. Every change to them replaces the token in ``catalog_state`` in the same transaction
-(:func:`changed`); readers get the token for free with authentication and reuse the cached
-catalog built for that token, or build a new one. Tokens are random, never reused, so a cache
-entry can never be mistaken for another state of the database.
+(:mod:`service.models.catalog`); readers get the token for free with authentication and reuse
+the catalog cached for that token (:mod:`service.infra.catalog_cache`), or build a new one.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import ScalarSelect, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.domain import scoring
-from service.domain.competencies import Taxonomy, load_taxonomy
+from service.domain.taxonomy import Taxonomy, load_taxonomy
+from service.infra.catalog_cache import TokenCache
 from service.models import CatalogState, Competency, Responsibility, Role, RoleVersion
-
-_STATE_ID = 1
-_CACHE_LIMIT = 8
+from service.models.catalog import STATE_ID
 
 
 @dataclass(frozen=True)
@@ -51,27 +47,16 @@ class Catalog:
         return [self.roles[k] for k in sorted(set(keys)) if k in self.roles]
 
 
-_cache: dict[tuple[str, str], Catalog] = {}
+_cache: TokenCache[Catalog] = TokenCache(limit=8)
 
 
 def token_query() -> ScalarSelect[str]:
     """A scalar subquery for the current token, to embed in another query."""
-    return select(CatalogState.token).where(CatalogState.id == _STATE_ID).scalar_subquery()
-
-
-def changed(session: Session) -> None:
-    """Mark the catalog changed, in the caller's transaction (every worker reloads it)."""
-    token = uuid.uuid4().hex
-    dialect_insert = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else (sqlite.insert)
-    )
-    # An upsert: two first writers on a fresh database must not collide on the missing row.
-    statement = dialect_insert(CatalogState).values(id=_STATE_ID, token=token)
-    session.execute(statement.on_conflict_do_update(index_elements=["id"], set_={"token": token}))
+    return select(CatalogState.token).where(CatalogState.id == STATE_ID).scalar_subquery()
 
 
 def _read_token(session: Session) -> str | None:
-    return session.scalar(select(CatalogState.token).where(CatalogState.id == _STATE_ID))
+    return session.scalar(select(CatalogState.token).where(CatalogState.id == STATE_ID))
 
 
 def _build(session: Session, token: str | None) -> Catalog:
@@ -106,10 +91,10 @@ def _build(session: Session, token: str | None) -> Catalog:
     return Catalog(token, taxonomy, categories, roles)
 
 
-def cached(url: str, token: str | None) -> Catalog | None:
-    """The catalog cached for the database at ``url`` (as ``str(engine.url)``) in the state
+def cached(database_key: str, token: str | None) -> Catalog | None:
+    """The catalog cached for the database ``database_key`` (``str(engine.url)``) in the state
     ``token``, if any: what almost every request needs, without opening a session."""
-    return _cache.get((url, token)) if token is not None else None
+    return _cache.get(database_key, token)
 
 
 def current(session: Session, token: str | None = None) -> Catalog:
@@ -122,14 +107,13 @@ def current(session: Session, token: str | None = None) -> Catalog:
     url = str(session.get_bind().engine.url)
     if token is None:
         token = _read_token(session)
-    if token is not None and (url, token) in _cache:
-        return _cache[(url, token)]
+    found = _cache.get(url, token)
+    if found is not None:
+        return found
     for _attempt in range(3):
         before = _read_token(session)
         built = _build(session, before)
         if before is not None and _read_token(session) == before:
-            if len(_cache) >= _CACHE_LIMIT:
-                _cache.clear()
-            _cache[(url, before)] = built
+            _cache.put(url, before, built)
             return built
     return built

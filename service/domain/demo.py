@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.db import refresh_statistics
 from service.domain.candidates import create_many
 from service.domain.scoring import Month
+from service.infra.bulk import refresh_statistics
 from service.models import Candidate, CandidateCompetency, Match
 
 SOURCE = "demo"

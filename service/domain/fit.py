@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from service.domain.scoring import (
     BreakdownRow,
@@ -76,10 +75,6 @@ class Differentiator:
     favours: str | None
     aspect: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
 
 @dataclass(frozen=True, slots=True)
 class FitResult:
@@ -92,18 +87,6 @@ class FitResult:
     margin_hundredths: int
     scores: Mapping[str, MatchResult]
     differentiators: tuple[Differentiator, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (nested results as dicts)."""
-        return {
-            "role_a": self.role_a,
-            "role_b": self.role_b,
-            "leaning": self.leaning,
-            "margin": self.margin,
-            "margin_hundredths": self.margin_hundredths,
-            "scores": {key: result.to_dict() for key, result in self.scores.items()},
-            "differentiators": [d.to_dict() for d in self.differentiators],
-        }
 
 
 def _round4(value: Fraction) -> float:

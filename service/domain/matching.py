@@ -16,7 +16,7 @@ same integers in SQL, so that rescoring 100,000 candidates against a role is one
 
 and ``inputs_hash`` is :func:`scoring.inputs_hash`'s SHA-256 of
 ``"{MODEL_VERSION}|{role key}|{role version}|{YYYY-MM}|{candidates.records_digest}"``
-(SQLite gets a ``sha256`` function from :func:`service.db._sqlite_pragmas`).
+(SQLite gets a ``sha256`` function from :mod:`service.infra.database`).
 ``tests/domain/test_matching_sql.py`` proves on random data that both paths agree exactly.
 
 The functions take a :class:`~sqlalchemy.orm.Session` and only add, flush and execute; the caller
@@ -42,8 +42,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.db import DriverQuery, UTCDateTime, utcnow
 from service.domain import catalog, scoring
+from service.infra.driver_query import DriverQuery
+from service.infra.orm import UTCDateTime, utcnow
 from service.models import (
     Candidate,
     CandidateCompetency,
@@ -59,12 +60,12 @@ __all__ = [
     "RANK_KEY_MUST_HAVES",
     "candidate_inputs",
     "current_month",
+    "live_scores",
     "profile_changed",
     "refresh_if_month_changed",
     "rescore_all",
     "rescore_candidates",
     "rescore_role",
-    "responsibilities_for",
 ]
 
 CHUNK_SIZE = 500
@@ -100,8 +101,22 @@ def current_month(now: datetime | None = None) -> scoring.Month:
     if now is None:
         now = utcnow()
     if now.tzinfo is None:
-        raise ValueError("naive datetime given; pass an aware one (e.g. service.db.utcnow())")
+        raise ValueError(
+            "naive datetime given; pass an aware one (e.g. service.infra.orm.utcnow())"
+        )
     return scoring.Month.from_date(now.astimezone(UTC).date())
+
+
+# --------------------------------------------------------------------------- live scores
+
+
+def live_scores(
+    profiles: Sequence[catalog.RoleProfile], records: list[scoring.Record], as_of: scoring.Month
+) -> list[tuple[catalog.RoleProfile, scoring.MatchResult]]:
+    """``records`` scored now against each profile, best first: must-haves met, then score,
+    then role key. Nothing is read or stored: the explained matches of a candidate or profile."""
+    scored = [(p, scoring.score(p.responsibilities, records, as_of=as_of)) for p in profiles]
+    return sorted(scored, key=lambda pr: (not pr[1].must_haves_met, -pr[1].score, pr[0].key))
 
 
 # --------------------------------------------------------------------------- one candidate
@@ -150,29 +165,6 @@ def candidate_inputs(
     ]
 
 
-def responsibilities_for(
-    session: Session, role_version_id: int
-) -> tuple[scoring.Responsibility, ...]:
-    """A role version's responsibilities as the scoring model's plain data, in position order."""
-    rows = session.execute(
-        sa.select(
-            Competency.key,
-            Responsibility.importance,
-            Responsibility.level,
-            Responsibility.must_have,
-        )
-        .join(Competency, Competency.id == Responsibility.competency_id)
-        .where(Responsibility.role_version_id == role_version_id)
-        .order_by(Responsibility.position, Responsibility.id)
-    )
-    return tuple(
-        scoring.Responsibility(
-            competency=key, importance=importance, level=level, must_have=bool(must_have)
-        )
-        for key, importance, level, must_have in rows
-    )
-
-
 # --------------------------------------------------------------------------- the SQL
 
 
@@ -188,7 +180,7 @@ def _sha256_hex(text: sa.ColumnElement[str], dialect: str) -> sa.ColumnElement[s
             sa.literal("hex"),
             type_=sa.String,
         )
-    # SQLite: registered per connection by service.db._sqlite_pragmas.
+    # SQLite: registered per connection by service.infra.database.
     return sa.func.sha256(text, type_=sa.String)
 
 
@@ -455,8 +447,9 @@ def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None 
     month, now = _resolve(as_of)
     _delete(session, Match.role_id == role_id)
     written = _write(session, month, now, role_id=role_id)
-    session.execute(sa.update(Role).where(Role.id == role_id).values(scored_month=month.index))
-    catalog.changed(session)
+    role = session.get_one(Role, role_id)
+    role.scored_month = month.index  # a catalog change: every worker's cache reloads
+    session.flush()
     return written
 
 
@@ -465,8 +458,9 @@ def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> int:
     month, now = _resolve(as_of)
     _delete(session)
     written = _write(session, month, now)
-    session.execute(sa.update(Role).values(scored_month=month.index))
-    catalog.changed(session)
+    for role in session.scalars(sa.select(Role)):
+        role.scored_month = month.index
+    session.flush()
     return written
 
 

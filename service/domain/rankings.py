@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.db import DriverQuery
+from service.infra.driver_query import DriverQuery
 from service.models import Match
 
 HISTOGRAM_BUCKETS = 10
@@ -34,7 +34,7 @@ def page(
     """Up to ``limit`` ranked rows after the keyset position ``after`` (rank_key, candidate).
 
     On the driver's cursor rather than through the ORM or Core execution: dashboards pull this
-    page constantly (see :class:`~service.db.DriverQuery`).
+    page constantly (see :class:`~service.infra.driver_query.DriverQuery`).
     """
     params: dict[str, Any] = {"role_id": role_id, "limit": limit}
     if min_score_hundredths is not None:
@@ -134,7 +134,7 @@ def summary(session: Session, role_id: int) -> dict[str, Any]:
         "p90": _percentile(session, role_id, count, 0.9),
         "must_haves_met": int(met),
         "histogram": [
-            {"from_": b * 10, "to": b * 10 + 10, "count": int(counts.get(b, 0))}
+            {"from": b * 10, "to": b * 10 + 10, "count": int(counts.get(b, 0))}
             for b in range(HISTOGRAM_BUCKETS)
         ],
     }

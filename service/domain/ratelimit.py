@@ -1,9 +1,7 @@
 """Rate limits per API key: a quota of requests per window, counted where every worker sees it.
 
-Counters live in Redis when ``ROLEFIT_REDIS_URL`` is set (one pipelined round trip per request),
-else in the database table ``rate_limit_counters`` (one upsert per request, on a connection of
-its own so that it commits at once and never holds a lock for the length of a write request).
-Either way every worker of every instance shares them.
+Counters live in Redis or in the database (:mod:`service.infra.rate_limit_counters`); either
+way every worker of every instance shares them.
 
 Two strategies:
 
@@ -22,14 +20,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Protocol
 
-import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-
-from service.models import RateLimitCounter
 
 STRATEGIES: tuple[str, ...] = ("fixed", "sliding")
 POLICY = "default"
@@ -71,94 +64,6 @@ class Counters(Protocol):
 
     def undo(self, key_id: str, window_start: int) -> None:
         """Take back one hit of this window."""
-
-
-class RedisCounters:
-    """Counters in Redis: ``INCR`` + ``EXPIRE`` (+ ``GET`` of the previous window), pipelined."""
-
-    def __init__(self, url: str, prefix: str = "rolefit:ratelimit") -> None:
-        import redis
-
-        # Short timeouts: a slow Redis must not become a slow API (the request is let through).
-        self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self._prefix = prefix
-
-    def _key(self, key_id: str, window_start: int) -> str:
-        return f"{self._prefix}:{key_id}:{window_start}"
-
-    def hit(
-        self, key_id: str, window_start: int, window: int, *, previous: bool
-    ) -> tuple[int, int]:
-        pipe = self._client.pipeline(transaction=False)
-        pipe.incr(self._key(key_id, window_start))
-        pipe.expire(self._key(key_id, window_start), 2 * window + 1)
-        if previous:
-            pipe.get(self._key(key_id, window_start - window))
-        results = pipe.execute()
-        return int(results[0]), int(results[2] or 0) if previous else 0
-
-    def undo(self, key_id: str, window_start: int) -> None:
-        self._client.decr(self._key(key_id, window_start))
-
-
-_COUNTERS = cast(sa.Table, RateLimitCounter.__table__)
-
-
-class DatabaseCounters:
-    """Counters in ``rate_limit_counters``: an upsert that returns the new count.
-
-    Each worker deletes rows older than the previous window the first time it sees a new one.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        module: Any = postgresql if engine.dialect.name == "postgresql" else sqlite
-        insert = module.insert(_COUNTERS).values(
-            api_key_id=sa.bindparam("key_id"), window_start=sa.bindparam("start"), hits=1
-        )
-        self._upsert = insert.on_conflict_do_update(
-            index_elements=["api_key_id", "window_start"],
-            set_={"hits": _COUNTERS.c.hits + 1},
-        ).returning(_COUNTERS.c.hits)
-        self._previous = sa.select(_COUNTERS.c.hits).where(
-            _COUNTERS.c.api_key_id == sa.bindparam("key_id"),
-            _COUNTERS.c.window_start == sa.bindparam("start"),
-        )
-        self._undo = (
-            sa.update(_COUNTERS)
-            .where(
-                _COUNTERS.c.api_key_id == sa.bindparam("key_id"),
-                _COUNTERS.c.window_start == sa.bindparam("start"),
-            )
-            .values(hits=_COUNTERS.c.hits - 1)
-        )
-        self._purged_before = 0
-
-    def hit(
-        self, key_id: str, window_start: int, window: int, *, previous: bool
-    ) -> tuple[int, int]:
-        with self._engine.connect() as connection:
-            current = connection.execute(
-                self._upsert, {"key_id": key_id, "start": window_start}
-            ).scalar_one()
-            before = 0
-            if previous:
-                before = (
-                    connection.execute(
-                        self._previous, {"key_id": key_id, "start": window_start - window}
-                    ).scalar_one_or_none()
-                    or 0
-                )
-            if self._purged_before < window_start - window:
-                self._purged_before = window_start - window
-                connection.execute(
-                    sa.delete(_COUNTERS).where(_COUNTERS.c.window_start < self._purged_before)
-                )
-        return int(current), int(before)
-
-    def undo(self, key_id: str, window_start: int) -> None:
-        with self._engine.connect() as connection:
-            connection.execute(self._undo, {"key_id": key_id, "start": window_start})
 
 
 class RateLimiter:

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from service.db import utcnow
 from service.domain import audit
 from service.domain.candidates import erase_candidate
+from service.infra.orm import utcnow
 from service.models import Candidate
 
 RETENTION_ACTOR = "cli:retention"

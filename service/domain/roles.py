@@ -1,4 +1,9 @@
-"""Role profiles: creation, immutable versions, and the scoring view of a version."""
+"""Role profiles: creation and immutable versions.
+
+:func:`create_role` and :func:`add_version` are the only ways a role's current version comes to
+be (the API, the built-in loader and scripts all call them), and each rescores every candidate
+against it before returning, through :func:`_rescore`: a role that exists is always scored.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.db import utcnow
-from service.domain import catalog
-from service.domain.competencies import KEY_PATTERN, invalid_if, load_taxonomy, resolve_names
+from service.domain import catalog, matching
+from service.domain.competencies import KEY_PATTERN
 from service.domain.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from service.domain.taxonomy import invalid_if, resolve_names
+from service.infra.orm import utcnow
 from service.models import Responsibility, Role, RoleVersion
 
 MAX_RESPONSIBILITIES = 100
@@ -41,7 +47,7 @@ def _build_version(
         raise Invalid(
             "too many responsibilities", {"responsibilities": [f"at most {MAX_RESPONSIBILITIES}"]}
         )
-    taxonomy = load_taxonomy(session)
+    taxonomy = catalog.current(session).taxonomy
     resolved, errors = resolve_names(
         taxonomy, [r["competency"] for r in draft.responsibilities], "responsibilities"
     )
@@ -90,12 +96,8 @@ def get_version(session: Session, role: Role, version: int) -> RoleVersion:
     return found
 
 
-def current_version(session: Session, role: Role) -> RoleVersion:
-    return get_version(session, role, role.current_version)
-
-
 def create_role(session: Session, key: str, draft: RoleDraft, by_key: str | None) -> RoleVersion:
-    """Create a role at version 1."""
+    """Create a role at version 1 and score every candidate against it."""
     if session.scalar(select(Role.id).where(Role.key == key)) is not None:
         raise Conflict(f"role {key!r} already exists")
     now = utcnow()
@@ -103,14 +105,15 @@ def create_role(session: Session, key: str, draft: RoleDraft, by_key: str | None
     version = _build_version(session, role, 1, draft, by_key)
     session.add_all([role, version])
     session.flush()
-    catalog.changed(session)
+    _rescore(session, role)
     return version
 
 
 def add_version(
     session: Session, role: Role, expected_version: int, draft: RoleDraft, by_key: str | None
 ) -> RoleVersion:
-    """Write version n+1 if the role is still at ``expected_version`` (else 412, nothing written).
+    """Write version n+1 if the role is still at ``expected_version`` (else 412, nothing written),
+    and rescore every candidate against it.
 
     The role row's ``current_version`` is the optimistic lock: of two PUTs racing from the same
     version, the second one's UPDATE matches no row and fails.
@@ -124,5 +127,11 @@ def add_version(
     role.current_version = expected_version + 1
     role.updated_at = utcnow()
     session.flush()
-    catalog.changed(session)
+    _rescore(session, role)
     return new
+
+
+def _rescore(session: Session, role: Role) -> None:
+    """A role's current version changed: every stored match of the role follows it, in this
+    transaction, so no reader ever sees a score of a version that is no longer current."""
+    matching.rescore_role(session, role.id)

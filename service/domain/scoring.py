@@ -1,9 +1,9 @@
 """The one definition of how well a candidate matches a role (scoring model ``v1``).
 
 This module is pure: plain dataclasses in, plain dataclasses out, standard library only. The model
-is described in ``design/scoring.md``; in short, for every responsibility ``r`` of a role
-(importance ``I``, required level ``R``) and the candidate's record for that competency (level
-``L``)::
+is described in the README ("How a score is computed"); in short, for every responsibility ``r``
+of a role (importance ``I``, required level ``R``) and the candidate's record for that competency
+(level ``L``)::
 
     E   = L x confidence(evidence) x recency(last_used)      (0 when there is no record)
     c   = min(E / R, 1)                                      (surplus never compensates)
@@ -45,7 +45,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 __all__ = [
     "BANDS",
@@ -237,10 +236,6 @@ class BreakdownRow:
     effective_hundredths: int
     capped_hundredths: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
@@ -252,17 +247,6 @@ class MatchResult:
     band: str
     must_haves_met: bool
     breakdown: tuple[BreakdownRow, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``breakdown`` as a list of dicts)."""
-        return {
-            "model_version": self.model_version,
-            "score": self.score,
-            "score_hundredths": self.score_hundredths,
-            "band": self.band,
-            "must_haves_met": self.must_haves_met,
-            "breakdown": [row.to_dict() for row in self.breakdown],
-        }
 
 
 def recency_tenths(last_used: Month | None, as_of: Month) -> int:

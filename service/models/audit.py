@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, UTCDateTime
+from service.infra.orm import Base, UTCDateTime
 
 
 class AuditEvent(Base):

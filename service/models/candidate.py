@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.db import Base, UTCDateTime, utcnow, uuid7
+from service.infra.ids import uuid7
+from service.infra.orm import Base, UTCDateTime, utcnow
 
 
 class Candidate(Base):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, UTCDateTime
+from service.infra.orm import Base, UTCDateTime
 
 
 class CandidateTombstone(Base):

@@ -17,8 +17,9 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from service import create_app
-from service.db import Database
 from service.domain import audit
+from service.infra.audit_writer import BufferedWriter
+from service.infra.database import Database
 from service.models import AuditEvent
 from tests.api.test_ops_and_errors import assert_problem
 from tests.conftest import bearer, make_config
@@ -33,9 +34,9 @@ def key_id(token: str) -> str:
 
 
 @pytest.fixture
-def audit_log(app: Flask, database: Database) -> audit.BufferedWriter:
+def audit_log(app: Flask, database: Database) -> BufferedWriter:
     """The app's buffered writer, with leftovers of earlier tests written and wiped."""
-    writer: audit.BufferedWriter = app.extensions["rolefit.audit"]
+    writer: BufferedWriter = app.extensions["rolefit.audit"]
     writer.flush()
     with database.engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_events"))
@@ -403,7 +404,7 @@ def _event(n: int) -> dict[str, Any]:
 
 
 def test_writer_flushes_when_a_batch_is_full_and_on_its_interval(scratch_engine) -> None:
-    writer = audit.BufferedWriter(scratch_engine, flush_seconds=30, batch_size=5)
+    writer = audit.buffered_writer(scratch_engine, flush_seconds=30, batch_size=5)
     for n in range(4):
         writer.add(_event(n))
     time.sleep(0.1)
@@ -414,7 +415,7 @@ def test_writer_flushes_when_a_batch_is_full_and_on_its_interval(scratch_engine)
         time.sleep(0.01)
     assert _count(scratch_engine) == 5
 
-    timed = audit.BufferedWriter(scratch_engine, flush_seconds=0.05, batch_size=1000)
+    timed = audit.buffered_writer(scratch_engine, flush_seconds=0.05, batch_size=1000)
     timed.add(_event(5))
     deadline = time.monotonic() + 5
     while _count(scratch_engine) < 6 and time.monotonic() < deadline:
@@ -423,14 +424,14 @@ def test_writer_flushes_when_a_batch_is_full_and_on_its_interval(scratch_engine)
 
 
 def test_writer_with_no_interval_writes_before_returning(scratch_engine) -> None:
-    writer = audit.BufferedWriter(scratch_engine, flush_seconds=0)
+    writer = audit.buffered_writer(scratch_engine, flush_seconds=0)
     writer.add(_event(1))
     assert _count(scratch_engine) == 1
 
 
 def test_writer_keeps_events_while_the_database_is_down_and_bounds_them(tmp_path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'later.db'}")  # no table yet: inserts fail
-    writer = audit.BufferedWriter(engine, flush_seconds=30, batch_size=10, max_buffered=25)
+    writer = audit.buffered_writer(engine, flush_seconds=30, batch_size=10, max_buffered=25)
     for n in range(30):
         writer.add(_event(n))
     assert writer.flush() == 0
@@ -445,7 +446,7 @@ def test_writer_keeps_events_while_the_database_is_down_and_bounds_them(tmp_path
 
 
 def test_writer_is_safe_to_feed_from_many_threads(scratch_engine) -> None:
-    writer = audit.BufferedWriter(scratch_engine, flush_seconds=0.01, batch_size=50)
+    writer = audit.buffered_writer(scratch_engine, flush_seconds=0.01, batch_size=50)
 
     def feed(base: int) -> None:
         for n in range(200):
@@ -462,7 +463,7 @@ def test_writer_is_safe_to_feed_from_many_threads(scratch_engine) -> None:
 
 def test_one_refused_event_never_holds_back_the_others(database: Database) -> None:
     """On the suite's database: PostgreSQL writes batches with COPY, SQLite with INSERT."""
-    writer = audit.BufferedWriter(database.engine, flush_seconds=30, batch_size=100)
+    writer = audit.buffered_writer(database.engine, flush_seconds=30, batch_size=100)
     marker = audit.Actor("api", "key_poison_test")
     rows = [audit.event(marker, "read", "candidate", str(n)) for n in range(3)]
     rows[1]["action"] = None  # NOT NULL: the database refuses this one row

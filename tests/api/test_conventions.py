@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from service.db import utcnow
+from service.infra.orm import utcnow
 from service.models import Candidate, Competency, IdempotencyRecord, Role
 from tests.api.test_ops_and_errors import assert_problem
 from tests.conftest import bearer

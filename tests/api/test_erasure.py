@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from service.db import Base, Database
+from service.infra.database import Database
+from service.infra.orm import Base
 from service.models import CandidateTombstone
 from tests.api.test_audit import key_id
 from tests.api.test_ops_and_errors import assert_problem

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.api.candidates.schemas import CandidateCreateSchema
-from service.api.fastload import FastSchema
+from service.infra.fast_schema import FastSchema
 
 scalars = st.one_of(
     st.none(),

@@ -26,8 +26,9 @@ from hypothesis import strategies as st
 from werkzeug.routing import Rule
 
 from service import create_app
-from service.db import Base, Database
 from service.domain.builtin import builtin_data
+from service.infra.database import Database
+from service.infra.orm import Base
 from tests.conftest import make_config
 
 PROBLEM = "application/problem+json"

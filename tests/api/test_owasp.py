@@ -35,7 +35,7 @@ from tests.api.test_ops_and_errors import assert_problem
 from tests.conftest import REPO_ROOT, bearer
 
 EMAIL, PHONE = "owasp.contact@example.org", "+1 555 0199 321"
-PUBLIC = {  # operational endpoints, no key (api.md)
+PUBLIC = {  # operational endpoints, no key (README, "Health endpoints")
     "/healthz",
     "/readyz",
     "/metrics",

@@ -13,8 +13,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from service.db import Database
-from service.domain.ratelimit import Decision, RateLimiter, RedisCounters
+from service.domain.ratelimit import Decision, RateLimiter
+from service.infra.database import Database
+from service.infra.rate_limit_counters import RedisCounters
 from service.models import RateLimitCounter
 from tests.api.test_audit import fresh_app
 from tests.api.test_ops_and_errors import assert_problem

@@ -33,9 +33,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service import create_app
-from service.db import Database
 from service.domain import apikeys
 from service.domain.builtin import builtin_data
+from service.infra.database import Database
 from tests.conftest import make_config, reset_database
 
 MAX_EXAMPLES = 12

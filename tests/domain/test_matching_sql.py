@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from service.db import utcnow
-from service.domain import matching, scoring
+from service.domain import catalog, matching, scoring
+from service.infra.orm import utcnow
 from service.models import (
     Candidate,
     CandidateCompetency,
@@ -112,17 +112,12 @@ def add_role(
 
 
 def load_builtin_roles(session: Session, world: World) -> None:
+    profiles = catalog.current(session).roles
     for role in session.scalars(select(Role)):
-        version_id = session.scalar(
-            select(RoleVersion.id).where(
-                RoleVersion.role_id == role.id, RoleVersion.version == role.current_version
-            )
-        )
-        assert version_id is not None
         world.roles[role.id] = (
             role.key,
             role.current_version,
-            matching.responsibilities_for(session, version_id),
+            profiles[role.key].responsibilities,
         )
 
 
@@ -264,10 +259,8 @@ def test_records_and_responsibilities_round_trip(session: Session) -> None:
     world = new_world(session)
     keys = sorted(world.competency_ids)
     resps = random_responsibilities(rnd, keys)
-    role_id = add_role(session, world, "round-trip", [resps])
-    version_id = session.scalar(select(RoleVersion.id).where(RoleVersion.role_id == role_id))
-    assert version_id is not None
-    assert matching.responsibilities_for(session, version_id) == resps
+    add_role(session, world, "round-trip", [resps])
+    assert catalog.current(session).roles["round-trip"].responsibilities == resps
     for _ in range(20):
         records = random_records(rnd, keys, AS_OF)
         candidate_id = add_candidate(session, world, records)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.api.matching import bodies
+from service.domain.catalog import RoleProfile
 from service.domain.fit import ASPECT_BY_CATEGORY, BALANCED, FitResult, fit
 from service.domain.scoring import EVIDENCE_KINDS, Month, Record, Responsibility, score
 
 AS_OF = Month(2026, 6)
 
-# The built-in taxonomy and profiles of design/scoring.md:
+# The built-in taxonomy and profiles of service/data/builtin.yaml:
 # competency -> (category, tpm (importance, level, must_have), tmp (importance, level, must_have))
 BUILT_IN: dict[str, tuple[str, tuple[int, int, bool], tuple[int, int, bool]]] = {
     "technical-depth": ("technical", (5, 4, True), (3, 2, False)),
@@ -219,8 +223,14 @@ def test_invalid_calls_are_rejected() -> None:
         fit("tpm", TPM, "x", [], [], as_of=AS_OF)
 
 
-def test_to_dict_matches_the_api_shape() -> None:
-    data = fit_builtin(TPM_LIKE).to_dict()
+def test_the_api_body_has_the_fit_shape() -> None:
+    profiles = {
+        "tpm": RoleProfile(1, "tpm", 1, TPM, AS_OF.index),
+        "tmp": RoleProfile(2, "tmp", 1, TMP, AS_OF.index),
+    }
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    result = fit_builtin(TPM_LIKE)
+    data = bodies.fit_body(uuid.uuid4(), result, profiles, AS_OF, now, "digest")
     assert data["leaning"] == "tpm"
     assert data["margin"] == 36.02
     assert set(data["scores"]) == {"tpm", "tmp"}

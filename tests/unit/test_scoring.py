@@ -1,9 +1,9 @@
 """Unit tests of the scoring model (``service.domain.scoring``), v1.
 
-The properties of ``design/scoring.md`` are checked with hypothesis against an independent
-reference that uses exact rationals (``fractions.Fraction``) and the model's wording (confidence
-0.9, recency "minus 0.1 per year"), not the module's integer tricks. Worked examples are computed
-by hand in the comments.
+The properties of the scoring model (README, "How a score is computed") are checked with
+hypothesis against an independent reference that uses exact rationals (``fractions.Fraction``)
+and the model's wording (confidence 0.9, recency "minus 0.1 per year"), not the module's integer
+tricks. Worked examples are computed by hand in the comments.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -21,6 +22,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.api.matching import bodies
+from service.domain.catalog import RoleProfile
 from service.domain.scoring import (
     BANDS,
     EVIDENCE_CONFIDENCE_TENTHS,
@@ -39,7 +42,7 @@ from service.domain.scoring import (
 
 AS_OF = Month(2026, 6)
 
-# The built-in profiles of design/scoring.md: competency -> (importance, level, must_have).
+# The built-in profiles of service/data/builtin.yaml: competency -> (importance, level, must_have).
 TPM_TABLE: dict[str, tuple[int, int, bool]] = {
     "technical-depth": (5, 4, True),
     "engineering-collaboration": (5, 4, False),
@@ -848,9 +851,11 @@ def test_non_int_levels_are_rejected() -> None:
         Responsibility("x", 3, 2.5)  # type: ignore[arg-type]
 
 
-def test_result_to_dict_is_json_ready(tpm: tuple[Responsibility, ...]) -> None:
+def test_the_api_body_of_a_result_is_json_ready(tpm: tuple[Responsibility, ...]) -> None:
     result = score(tpm, [Record("technical-depth", 4, "interview")], as_of=AS_OF)
-    data = json.loads(json.dumps(result.to_dict()))
+    profile = RoleProfile(1, "tpm", 1, tpm, AS_OF.index)
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    data = json.loads(json.dumps(bodies.match_body(profile, result, AS_OF, now, "digest")))
     assert data["score"] == result.score
     assert data["model_version"] == MODEL_VERSION
     assert [row["competency"] for row in data["breakdown"]] == list(TPM_TABLE)

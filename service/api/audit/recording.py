@@ -27,11 +27,15 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
+import orjson
 from flask import Flask, Response, current_app, g, request
 
+from service.api.blueprint import view_handler
+from service.api.unit_of_work import request_session
 from service.config import Config
-from service.db import Database, request_session
 from service.domain import audit
+from service.infra.audit_writer import BufferedWriter
+from service.infra.database import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,7 +61,7 @@ def audited(
     ids: Callable[[Any], Iterable[Any]] | None = None,
 ) -> Callable[[F], F]:
     """Record ``action`` on ``resource`` for this view; the id is the URL argument ``id_arg``,
-    or, for creations, ``ids(result)`` of the view's return value."""
+    or, for creations, ``ids(body)`` of the view's JSON response body."""
     if action not in audit.ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     spec = AuditSpec(action, resource, id_arg, ids)
@@ -72,7 +76,10 @@ def audited(
             result = func(*args, **kwargs)
             status = _status_of(result)
             if status < 400:
-                found = spec.ids(result) if spec.ids else [kwargs.get(spec.id_arg or "")]
+                if spec.ids is not None:
+                    found = spec.ids(orjson.loads(current_app.make_response(result).get_data()))
+                else:
+                    found = [kwargs.get(spec.id_arg or "")]
                 actor = request_actor()
                 audit.record(
                     request_session(),
@@ -109,15 +116,15 @@ def _status_of(result: Any) -> int:
     return 204 if result is None else 200
 
 
-def writer() -> audit.BufferedWriter:
+def writer() -> BufferedWriter:
     """This app's buffered writer of read events."""
-    found: audit.BufferedWriter = current_app.extensions["rolefit.audit"]
+    found: BufferedWriter = current_app.extensions["rolefit.audit"]
     return found
 
 
 def init_app(app: Flask, config: Config, database: Database) -> None:
     """Create the app's buffered writer and the hook that records each audited request."""
-    buffered = audit.BufferedWriter(
+    buffered = audit.buffered_writer(
         database.engine,
         flush_seconds=config.audit_flush_seconds,
         batch_size=config.audit_batch_size,
@@ -128,11 +135,7 @@ def init_app(app: Flask, config: Config, database: Database) -> None:
     def spec_for(endpoint: str, method: str) -> AuditSpec | None:
         key = (endpoint, method)
         if key not in specs:
-            view = app.view_functions.get(endpoint)
-            view_class = getattr(view, "view_class", None)
-            name = "get" if method == "HEAD" else method.lower()
-            handler = getattr(view_class, name, None) if view_class is not None else view
-            specs[key] = getattr(handler, SPEC_ATTRIBUTE, None)
+            specs[key] = getattr(view_handler(app, endpoint, method), SPEC_ATTRIBUTE, None)
         return specs[key]
 
     @app.after_request

@@ -8,13 +8,15 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import abort
 
+from service.api.audit.bodies import event_body
 from service.api.audit.recording import audited, writer
 from service.api.audit.schemas import AuditEventPageSchema, AuditQueryArgsSchema
 from service.api.auth import requires
 from service.api.blueprint import Blueprint
+from service.api.jsonio import json_response
+from service.api.openapi import problem_doc
 from service.api.pagination import LINK_HEADER, decode_cursor, page_response
-from service.api.writes import problem_doc
-from service.db import request_session
+from service.api.unit_of_work import request_session
 from service.domain import audit
 
 blp = Blueprint(
@@ -42,6 +44,7 @@ class AuditEvents(MethodView):
     @blp.arguments(AuditQueryArgsSchema, location="query")
     @blp.response(200, AuditEventPageSchema, headers=LINK_HEADER)
     @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
+    @blp.doc(operationId="listAuditEvents")
     @audited("list", "audit-event")
     def get(self, args: dict[str, Any]) -> Any:
         """Audit events, newest first: who (API key id) did what to which resource, and how it
@@ -68,4 +71,5 @@ class AuditEvents(MethodView):
         body, headers = page_response(
             rows, args["limit"], _LIST, lambda e: [e.occurred_at.isoformat(), str(e.id)]
         )
-        return body, 200, headers
+        body["data"] = [event_body(e) for e in body["data"]]
+        return json_response(body, headers=headers)

@@ -8,11 +8,11 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from service.api.audit.recording import audited
 from service.api.auth import AuthError, current_principal, has_scope, requires
 from service.api.blueprint import Blueprint
+from service.api.candidates.bodies import candidate_body
 from service.api.candidates.schemas import (
     BatchBodySchema,
     BatchResponseSchema,
@@ -23,29 +23,26 @@ from service.api.candidates.schemas import (
     CandidateSchema,
     CompetenciesBodySchema,
 )
-from service.api.errors import PROBLEM_BASE, flatten_errors
-from service.api.openapi import links_doc
+from service.api.errors import domain_problem_body, flatten_errors, problem_body
+from service.api.jsonio import json_response
+from service.api.openapi import (
+    ETAG_HEADER,
+    LOCATION_HEADER,
+    REPLAYED_HEADER,
+    idempotency_doc,
+    if_match_doc,
+    links_doc,
+    problem_doc,
+)
 from service.api.pagination import (
     LINK_HEADER,
     decode_cursor,
     page_response,
     parse_uuid_cursor,
 )
-from service.api.writes import (
-    ETAG_HEADER,
-    LOCATION_HEADER,
-    REPLAYED_HEADER,
-    check_if_match,
-    etag_for,
-    idempotency_doc,
-    if_match_doc,
-    problem_doc,
-    write,
-)
-from service.db import request_session
+from service.api.unit_of_work import check_if_match, etag_for, request_session, write
 from service.domain import candidates as domain
-from service.domain.errors import Conflict, DomainError, Invalid
-from service.models import Candidate, CandidateCompetency, Competency
+from service.models import Candidate
 
 blp = Blueprint("candidates", __name__, url_prefix="/v1/candidates", description="Candidates.")
 
@@ -65,11 +62,11 @@ _NEXT = {
 }
 _MATCHES = {
     "GetCandidateMatches": {
-        "operationRef": "#/paths/~1v1~1candidates~1{candidate_id}~1matches/get",
+        "operationId": "getCandidateMatches",
         "parameters": _ITEM,
     },
     "GetCandidateFit": {
-        "operationRef": "#/paths/~1v1~1candidates~1{candidate_id}~1fit/get",
+        "operationId": "getCandidateFit",
         "parameters": _ITEM,
     },
 }
@@ -88,56 +85,16 @@ def _require_erase_for_hold(changes: dict[str, Any]) -> None:
         raise AuthError(403, "setting legal_hold needs the scope 'candidates:erase'")
 
 
-def _created_ids(result: dict[str, Any]) -> list[Any]:
-    return [item["id"] for item in result["results"] if item["status"] == 201]
+def _created_ids(body: dict[str, Any]) -> list[Any]:
+    return [item["id"] for item in body["results"] if item["status"] == 201]
 
 
-def _records(session: Any, candidate_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    """Every record of these candidates in one query, as the API shows them."""
-    by_candidate: dict[uuid.UUID, list[dict[str, Any]]] = {cid: [] for cid in candidate_ids}
-    if not candidate_ids:
-        return by_candidate
-    rows = session.execute(
-        select(CandidateCompetency, Competency.key)
-        .join(Competency, Competency.id == CandidateCompetency.competency_id)
-        .where(CandidateCompetency.candidate_id.in_(candidate_ids))
-        .order_by(CandidateCompetency.candidate_id, CandidateCompetency.position)
-    )
-    for record, key in rows:
-        by_candidate[record.candidate_id].append(
-            {
-                "competency": key,
-                "level": record.level,
-                "years": record.years,
-                "last_used": record.last_used_month,
-                "evidence": record.evidence,
-                "note": record.note,
-            }
-        )
-    return by_candidate
-
-
-def _dump_ready(candidate: Candidate, records: list[dict[str, Any]]) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": candidate.id,
-        "external_id": candidate.external_id,
-        "source": candidate.source,
-        "name": candidate.name,
-        "headline": candidate.headline,
-        "years_experience": candidate.years_experience,
-        "competencies": records,
-        "created_at": candidate.created_at,
-        "updated_at": candidate.updated_at,
-        "legal_hold": candidate.legal_hold,
-    }
-    if has_scope("candidates:pii"):
-        body["email"] = candidate.email
-        body["phone"] = candidate.phone
-    return body
+def _body(candidate: Candidate, records: list[domain.StoredRecord]) -> dict[str, Any]:
+    return candidate_body(candidate, records, show_contact=has_scope("candidates:pii"))
 
 
 def _one(candidate: Candidate) -> dict[str, Any]:
-    return _dump_ready(candidate, _records(request_session(), [candidate.id])[candidate.id])
+    return _body(candidate, domain.records_of(request_session(), [candidate.id])[candidate.id])
 
 
 @blp.route("")
@@ -168,10 +125,10 @@ class Candidates(MethodView):
             source=args.get("source"),
             q=args.get("q"),
         )
-        records = _records(session, [c.id for c in found[: args["limit"]]])
-        rows = [_dump_ready(c, records.get(c.id, [])) for c in found]
-        body, headers = page_response(rows, args["limit"], "candidates", lambda r: [str(r["id"])])
-        return body, 200, headers
+        records = domain.records_of(session, [c.id for c in found[: args["limit"]]])
+        rows = [_body(c, records.get(c.id, [])) for c in found]
+        body, headers = page_response(rows, args["limit"], "candidates", lambda r: [r["id"]])
+        return json_response(body, headers=headers)
 
     @requires("candidates:write")
     @write
@@ -182,16 +139,21 @@ class Candidates(MethodView):
     @idempotency_doc(blp, conflict="(source, external_id) exists; `existing_id` names it")
     @links_doc(blp, 201, {**_NEXT, **_MATCHES})
     @blp.doc(operationId="createCandidate")
-    @audited("create", "candidate", ids=lambda result: [result[0]["id"]])
+    @audited("create", "candidate", ids=lambda body: [body["id"]])
     def post(self, data: dict[str, Any]) -> Any:
-        """Create a candidate; it is scored against every role before this returns."""
+        """Create a candidate; it is scored against every role before this returns.
+
+        Records name competencies by key or alias. Writing `email` or `phone` needs the scope
+        candidates:pii. An existing (source, external_id) is a 409 whose `existing_id` names
+        it; send `Idempotency-Key` to make retries safe.
+        """
         _require_pii_to_write(data)
         candidate = domain.create_candidate(request_session(), data)
         headers = {
             "Location": url_for("candidates.CandidateItem", candidate_id=candidate.id),
             "ETag": etag_for(candidate.row_version),
         }
-        return _one(candidate), 201, headers
+        return json_response(_one(candidate), 201, headers)
 
 
 @blp.route("/<uuid:candidate_id>")
@@ -203,9 +165,13 @@ class CandidateItem(MethodView):
     @blp.doc(operationId="getCandidate")
     @audited("read", "candidate", id_arg="candidate_id")
     def get(self, candidate_id: uuid.UUID) -> Any:
-        """Get a candidate with their competency records."""
+        """Get a candidate with their competency records.
+
+        `email` and `phone` are included only for keys with the scope candidates:pii. An erased
+        or unknown candidate is a 404.
+        """
         candidate = domain.get_candidate(request_session(), candidate_id)
-        return _one(candidate), 200, {"ETag": etag_for(candidate.row_version)}
+        return json_response(_one(candidate), headers={"ETag": etag_for(candidate.row_version)})
 
     @requires("candidates:write")
     @write
@@ -218,14 +184,19 @@ class CandidateItem(MethodView):
     @blp.doc(operationId="updateCandidate")
     @audited("update", "candidate", id_arg="candidate_id")
     def patch(self, changes: dict[str, Any], candidate_id: uuid.UUID) -> Any:
-        """Change profile fields (If-Match required); `competencies`, if sent, replaces the list."""
+        """Change profile fields (If-Match required); `competencies`, if sent, replaces the list.
+
+        A field left out stays as it is. Writing `email` or `phone` needs candidates:pii, and
+        setting or lifting `legal_hold` needs candidates:erase. Changed records are rescored
+        before this returns.
+        """
         _require_pii_to_write(changes, patch=True)
         _require_erase_for_hold(changes)
         session = request_session()
         candidate = domain.get_candidate(session, candidate_id)
         check_if_match(etag_for(candidate.row_version))
         domain.update_candidate(session, candidate, changes)
-        return _one(candidate), 200, {"ETag": etag_for(candidate.row_version)}
+        return json_response(_one(candidate), headers={"ETag": etag_for(candidate.row_version)})
 
     @requires("candidates:erase")
     @write
@@ -259,30 +230,35 @@ class CandidateCompetencies(MethodView):
     @blp.doc(operationId="replaceCandidateCompetencies")
     @audited("update", "candidate", id_arg="candidate_id")
     def put(self, body: dict[str, Any], candidate_id: uuid.UUID) -> Any:
-        """Replace the candidate's competency records (If-Match required) and rescore them."""
+        """Replace the candidate's competency records (If-Match required) and rescore them.
+
+        The list replaces every record (an empty list removes them all); scores against every
+        role are rewritten in the same transaction.
+        """
         session = request_session()
         candidate = domain.get_candidate(session, candidate_id)
         check_if_match(etag_for(candidate.row_version))
         domain.replace_records(session, candidate, body["competencies"])
-        return _one(candidate), 200, {"ETag": etag_for(candidate.row_version)}
+        return json_response(_one(candidate), headers={"ETag": etag_for(candidate.row_version)})
 
 
-def _item_problem(index: int, status: int, error: DomainError | None, errors: Any = None) -> dict:
-    title = {409: "Conflict", 422: "Validation failed"}[status]
-    problem: dict[str, Any] = {
-        "type": PROBLEM_BASE + (error.slug if error else "validation-error"),
-        "title": title,
-        "status": status,
-        "detail": error.detail if error else "the item has invalid fields; see errors",
-        "instance": f"/v1/candidates/batch#/candidates/{index}",
-    }
-    if error is not None:
-        problem.update(error.extra)
-    if isinstance(error, Invalid):
-        errors = error.errors
-    if errors:
-        problem["errors"] = errors
-    return {"index": index, "status": status, "problem": problem}
+def _item_problem(index: int, problem: dict[str, Any]) -> dict[str, Any]:
+    return {"index": index, "status": problem["status"], "problem": problem}
+
+
+def _item_invalid(index: int, errors: dict[str, list[str]]) -> dict[str, Any]:
+    problem = problem_body(
+        422,
+        "Validation failed",
+        "the item has invalid fields; see errors",
+        errors=errors,
+        instance=_item_instance(index),
+    )
+    return _item_problem(index, problem)
+
+
+def _item_instance(index: int) -> str:
+    return f"/v1/candidates/batch#/candidates/{index}"
 
 
 @blp.route("/batch")
@@ -317,20 +293,20 @@ class CandidateBatch(MethodView):
         for index, item in enumerate(body["candidates"]):
             if not isinstance(item, dict):
                 errors = {"_schema": ["each item must be an object, as for POST /v1/candidates"]}
-                results[index] = _item_problem(index, 422, None, errors)
+                results[index] = _item_invalid(index, errors)
                 continue
             try:
                 data = schema.load(item)
             except ValidationError as error:
-                results[index] = _item_problem(index, 422, None, flatten_errors(error.messages))
+                results[index] = _item_invalid(index, flatten_errors(error.messages))
                 continue
             # Authorization concerns the whole request: contact data without the scope is a 403.
             _require_pii_to_write(data)
             valid.append((index, data))
         outcome = domain.create_many(request_session(), valid)
         for index, candidate_id in outcome.created.items():
-            results[index] = {"index": index, "status": 201, "id": candidate_id}
-        for index, error in outcome.failed.items():
-            status = 409 if isinstance(error, Conflict) else 422
-            results[index] = _item_problem(index, status, error)
-        return {"results": [results[i] for i in sorted(results)]}
+            results[index] = {"index": index, "status": 201, "id": str(candidate_id)}
+        for index, failure in outcome.failed.items():
+            problem = domain_problem_body(failure, instance=_item_instance(index))
+            results[index] = _item_problem(index, problem)
+        return json_response({"results": [results[i] for i in sorted(results)]})

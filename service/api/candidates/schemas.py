@@ -6,15 +6,15 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from service.api.fastload import FastSchema
 from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
 from service.domain import scoring
 from service.domain.candidates import MAX_RECORDS
+from service.infra.fast_schema import FastSchema
 
 MAX_BATCH = 500
 
 
-class MonthField(fields.Field):
+class MonthField(fields.Field[scoring.Month]):
     """A month, ``YYYY-MM`` (a full date is accepted on input; the day is ignored)."""
 
     default_error_messages = {"invalid": "a month as YYYY-MM, e.g. 2026-06"}

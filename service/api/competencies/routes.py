@@ -10,6 +10,7 @@ from flask.views import MethodView
 from service.api.audit.recording import audited
 from service.api.auth import requires
 from service.api.blueprint import Blueprint
+from service.api.competencies.bodies import competency_body
 from service.api.competencies.schemas import (
     CompetencyCreateSchema,
     CompetencyPageSchema,
@@ -17,27 +18,24 @@ from service.api.competencies.schemas import (
     CompetencyQueryArgsSchema,
     CompetencySchema,
 )
-from service.api.openapi import links_doc
-from service.api.pagination import LINK_HEADER, decode_cursor, page_response
-from service.api.writes import (
+from service.api.jsonio import json_response
+from service.api.openapi import (
     ETAG_HEADER,
     LOCATION_HEADER,
     REPLAYED_HEADER,
-    check_if_match,
-    etag_for,
     idempotency_doc,
     if_match_doc,
+    links_doc,
     problem_doc,
-    write,
 )
-from service.db import request_session
+from service.api.pagination import LINK_HEADER, decode_cursor, page_response
+from service.api.unit_of_work import check_if_match, etag_for, request_session, write
 from service.domain.competencies import (
     create_competency,
     get_competency,
     list_competencies,
     update_competency,
 )
-from service.models import Competency
 
 blp = Blueprint(
     "competencies", __name__, url_prefix="/v1/competencies", description="Competency taxonomy."
@@ -52,18 +50,6 @@ _NEXT = {
         "parameters": {**_KEY, "header.If-Match": "$response.header.ETag"},
     },
 }
-
-
-def _dump_ready(competency: Competency) -> dict[str, Any]:
-    return {
-        "key": competency.key,
-        "name": competency.name,
-        "category": competency.category,
-        "description": competency.description,
-        "aliases": [a.alias for a in competency.aliases],
-        "created_at": competency.created_at,
-        "updated_at": competency.updated_at,
-    }
 
 
 @blp.route("")
@@ -88,9 +74,9 @@ class Competencies(MethodView):
             category=args.get("category"),
             q=args.get("q"),
         )
-        rows = [_dump_ready(c) for c in found]
+        rows = [competency_body(c) for c in found]
         body, headers = page_response(rows, args["limit"], "competencies", lambda c: [c["key"]])
-        return body, 200, headers
+        return json_response(body, headers=headers)
 
     @requires("roles:write")
     @write
@@ -101,13 +87,18 @@ class Competencies(MethodView):
     @idempotency_doc(blp, conflict="The key or an alias is taken; `owner` names the holder")
     @links_doc(blp, 201, _NEXT)
     @blp.doc(operationId="createCompetency")
-    @audited("create", "competency", ids=lambda result: [result[0]["key"]])
+    @audited("create", "competency", ids=lambda body: [body["key"]])
     def post(self, data: dict[str, Any]) -> Any:
-        """Create a competency, with aliases unique across the taxonomy."""
+        """Create a competency, with aliases unique across the taxonomy.
+
+        A key or alias that another competency holds is a 409 whose `owner` names it. Answers
+        201 with `Location` and the `ETag` for a later PATCH; send `Idempotency-Key` to make
+        retries safe.
+        """
         competency = create_competency(request_session(), **data)
         location = url_for("competencies.CompetencyItem", key=competency.key)
         headers = {"Location": location, "ETag": etag_for(competency.row_version)}
-        return _dump_ready(competency), 201, headers
+        return json_response(competency_body(competency), 201, headers)
 
 
 @blp.route("/<string:key>")
@@ -118,9 +109,14 @@ class CompetencyItem(MethodView):
     @links_doc(blp, 200, _NEXT)
     @blp.doc(operationId="getCompetency")
     def get(self, key: str) -> Any:
-        """Get one competency; the ETag is for PATCH's If-Match."""
+        """Get one competency; the ETag is for PATCH's If-Match.
+
+        `key` is the competency's key, not an alias; an unknown key is a 404.
+        """
         competency = get_competency(request_session(), key)
-        return _dump_ready(competency), 200, {"ETag": etag_for(competency.row_version)}
+        return json_response(
+            competency_body(competency), headers={"ETag": etag_for(competency.row_version)}
+        )
 
     @requires("roles:write")
     @write
@@ -133,9 +129,16 @@ class CompetencyItem(MethodView):
     @blp.doc(operationId="updateCompetency")
     @audited("update", "competency", id_arg="key")
     def patch(self, changes: dict[str, Any], key: str) -> Any:
-        """Change a competency (If-Match required). `aliases`, when sent, replaces the list."""
+        """Change a competency (If-Match required). `aliases`, when sent, replaces the list.
+
+        Send any subset of `name`, `category`, `description` and `aliases`. Without `If-Match`
+        the answer is 428, with a stale one 412 (nothing written); an alias that another
+        competency holds is a 409 whose `owner` names it.
+        """
         session = request_session()
         competency = get_competency(session, key)
         check_if_match(etag_for(competency.row_version))
         update_competency(session, competency, changes)
-        return _dump_ready(competency), 200, {"ETag": etag_for(competency.row_version)}
+        return json_response(
+            competency_body(competency), headers={"ETag": etag_for(competency.row_version)}
+        )

@@ -2,23 +2,22 @@
 
 These are the hot read paths of dashboards. Each costs authentication plus at most one query:
 role profiles and competency names come from the worker's catalog cache (see
-:mod:`service.domain.catalog`), and bodies are built in their documented shape directly
-(:func:`json_response`) rather than dumped through marshmallow.
+:mod:`service.domain.catalog`). Bodies are built by :mod:`.bodies`, as every view's are.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
 
 from service.api.audit.recording import audited
-from service.api.auth import current_catalog, read_only, requires
+from service.api.auth import current_catalog, requires
 from service.api.blueprint import Blueprint
-from service.api.jsonio import json_response, rfc3339
+from service.api.jsonio import json_response
+from service.api.matching import bodies
 from service.api.matching.schemas import (
     CandidateMatchesSchema,
     FitArgsSchema,
@@ -30,66 +29,16 @@ from service.api.matching.schemas import (
     SummarySchema,
 )
 from service.api.pagination import decode_cursor, page_response, parse_uuid_cursor
-from service.api.writes import write
-from service.db import Database, request_connection, request_session, utcnow
+from service.api.unit_of_work import read_only, request_connection, request_session
 from service.domain import fit as fit_model
 from service.domain import matching, rankings, scoring
 from service.domain.candidates import resolve_records
 from service.domain.catalog import Catalog, RoleProfile
 from service.domain.errors import Invalid, NotFound
+from service.infra.database import Database
+from service.infra.orm import utcnow
 
 blp = Blueprint("matching", __name__, description="Match scores, fit and rankings.")
-
-
-def _row(row: scoring.BreakdownRow) -> dict[str, Any]:
-    return {
-        "competency": row.competency,
-        "importance": row.importance,
-        "required_level": row.required_level,
-        "candidate_level": row.candidate_level,
-        "effective_level": row.effective_level,
-        "coverage": row.coverage,
-        "contribution": row.contribution,
-        "must_have": row.must_have,
-        "met": row.met,
-        "evidence": row.evidence,
-        "confidence": row.confidence,
-        "recency": row.recency,
-        "surplus": row.surplus,
-    }
-
-
-def _match_body(
-    profile: RoleProfile,
-    result: scoring.MatchResult,
-    as_of: scoring.Month,
-    now: datetime,
-    records_digest: str,
-) -> dict[str, Any]:
-    return {
-        "role": profile.key,
-        "role_version": profile.version,
-        "model_version": result.model_version,
-        "score": result.score,
-        "band": result.band,
-        "must_haves_met": result.must_haves_met,
-        "breakdown": [_row(row) for row in result.breakdown],
-        "inputs_hash": scoring.inputs_hash(profile.key, profile.version, records_digest, as_of),
-        "as_of": str(as_of),
-        "computed_at": rfc3339(now),
-    }
-
-
-def _score_all(
-    profiles: list[RoleProfile], records: list[scoring.Record], digest: str
-) -> list[dict[str, Any]]:
-    """Every profile scored live, best first (must-haves met, then score, then role key)."""
-    as_of, now = matching.current_month(), utcnow()
-    matches = [
-        _match_body(p, scoring.score(p.responsibilities, records, as_of=as_of), as_of, now, digest)
-        for p in profiles
-    ]
-    return sorted(matches, key=lambda m: (not m["must_haves_met"], -m["score"], m["role"]))
 
 
 def _inputs(candidate_id: uuid.UUID) -> tuple[str, list[scoring.Record]]:
@@ -124,6 +73,7 @@ def _fresh(profile: RoleProfile) -> None:
 class CandidateMatches(MethodView):
     @requires("matches:read")
     @blp.response(200, CandidateMatchesSchema)
+    @blp.doc(operationId="getCandidateMatches")
     @audited("score", "candidate", id_arg="candidate_id")
     def get(self, candidate_id: uuid.UUID) -> Any:
         """The candidate scored against every role's current version, best first, explained.
@@ -133,7 +83,9 @@ class CandidateMatches(MethodView):
         and role versions; `inputs_hash` lets an auditor reproduce them.
         """
         digest, records = _inputs(candidate_id)
-        matches = _score_all(current_catalog().profiles(), records, digest)
+        as_of, now = matching.current_month(), utcnow()
+        scored = matching.live_scores(current_catalog().profiles(), records, as_of)
+        matches = bodies.matches_body(scored, as_of, now, digest)
         return json_response({"candidate_id": str(candidate_id), "matches": matches})
 
 
@@ -142,6 +94,7 @@ class CandidateFit(MethodView):
     @requires("matches:read")
     @blp.arguments(FitArgsSchema(), location="query")
     @blp.response(200, FitSchema)
+    @blp.doc(operationId="getCandidateFit")
     @audited("score", "candidate", id_arg="candidate_id")
     def get(self, args: dict[str, Any], candidate_id: uuid.UUID) -> Any:
         """Which of two roles (default tpm,tmp) the candidate leans to, and why.
@@ -168,45 +121,23 @@ class CandidateFit(MethodView):
             categories=catalog.categories,
         )
         profiles = {role_a: profile_a, role_b: profile_b}
-        return json_response(
-            {
-                "candidate_id": str(candidate_id),
-                "roles": [role_a, role_b],
-                "leaning": result.leaning,
-                "margin": result.margin,
-                "scores": {key: m.score for key, m in result.scores.items()},
-                "matches": {
-                    key: _match_body(profiles[key], m, as_of, now, digest)
-                    for key, m in result.scores.items()
-                },
-                "differentiators": [
-                    {
-                        "competency": d.competency,
-                        "aspect": d.aspect,
-                        "weight_a": d.weight_a,
-                        "weight_b": d.weight_b,
-                        "candidate_coverage": d.candidate_coverage,
-                        "coverage_a": d.coverage_a,
-                        "coverage_b": d.coverage_b,
-                        "effect": d.effect,
-                        "favours": d.favours,
-                    }
-                    for d in result.differentiators
-                ],
-            }
-        )
+        return json_response(bodies.fit_body(candidate_id, result, profiles, as_of, now, digest))
 
 
 @blp.route("/v1/match")
 class InlineMatch(MethodView):
-    @read_only
     @requires("matches:read")
-    @write
+    @read_only
     @blp.arguments(InlineMatchSchema())
     @blp.response(200, InlineMatchesSchema)
+    @blp.doc(operationId="scoreProfile")
     @audited("score", "inline-profile")
     def post(self, body: dict[str, Any]) -> Any:
-        """Score an inline profile against roles (default: all). Nothing is stored."""
+        """Score an inline profile against roles (default: all). Nothing is stored.
+
+        The body's records are scored as a candidate's would be (same model and breakdown) but
+        kept nowhere; `roles` limits the roles, and an unknown role key is a 422.
+        """
         catalog = current_catalog()
         resolved = resolve_records(catalog.taxonomy, body["competencies"])
         wanted = body.get("roles")
@@ -214,8 +145,9 @@ class InlineMatch(MethodView):
             unknown = sorted(set(wanted) - set(catalog.roles))
             if unknown:
                 raise Invalid("unknown roles", {"roles": [f"no role {k!r}" for k in unknown]})
-        matches = _score_all(catalog.profiles(wanted), resolved.records, resolved.digest)
-        return json_response({"matches": matches})
+        as_of, now = matching.current_month(), utcnow()
+        scored = matching.live_scores(catalog.profiles(wanted), resolved.records, as_of)
+        return json_response({"matches": bodies.matches_body(scored, as_of, now, resolved.digest)})
 
 
 @blp.route("/v1/roles/<string:key>/matches")
@@ -223,6 +155,7 @@ class RoleRanking(MethodView):
     @requires("matches:read")
     @blp.arguments(RankingArgsSchema(), location="query")
     @blp.response(200, RankingPageSchema)
+    @blp.doc(operationId="getRoleRanking")
     @audited("list", "ranking", id_arg="key")
     def get(self, args: dict[str, Any], key: str) -> Any:
         """Candidates ranked for a role: must-haves met first, then score, then candidate id.
@@ -244,34 +177,7 @@ class RoleRanking(MethodView):
             must_haves_met=args.get("must_haves_met"),
             after=cursor,
         )
-        items, rank_keys, stamps = [], {}, {}
-        for (
-            candidate_uuid,
-            name,
-            headline,
-            score,
-            band,
-            met,
-            version,
-            model,
-            computed,
-            rank,
-        ) in rows:
-            candidate_id = str(candidate_uuid)
-            rank_keys[candidate_id] = rank
-            # Rows rescored together share computed_at: format each distinct value once.
-            stamp = stamps.get(computed) or stamps.setdefault(computed, rfc3339(computed))
-            items.append(
-                {
-                    "candidate": {"id": candidate_id, "name": name, "headline": headline},
-                    "score": score / 100,
-                    "band": band,
-                    "must_haves_met": met,
-                    "role_version": version,
-                    "model_version": model,
-                    "computed_at": stamp,
-                }
-            )
+        items, rank_keys = bodies.ranking_items(rows)
         body, headers = page_response(
             items,
             args["limit"],
@@ -285,6 +191,7 @@ class RoleRanking(MethodView):
 class RoleSummary(MethodView):
     @requires("matches:read")
     @blp.response(200, SummarySchema)
+    @blp.doc(operationId="getRoleSummary")
     @audited("read", "ranking-summary", id_arg="key")
     def get(self, key: str) -> Any:
         """Score distribution for a role: count, mean, median, p90, must-haves met, histogram.
@@ -295,4 +202,4 @@ class RoleSummary(MethodView):
         profile = _role(current_catalog(), key)
         _fresh(profile)
         summary = rankings.summary(request_session(), profile.role_id)
-        return {"role": profile.key, "role_version": profile.version, **summary}
+        return json_response({"role": profile.key, "role_version": profile.version, **summary})

@@ -5,10 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.api.candidates.schemas import CompetencyRecordSchema
-from service.api.fastload import FastSchema
 from service.api.schemas import PageArgsSchema, PageSchema, Timestamp
 from service.domain import scoring
 from service.domain.candidates import MAX_RECORDS
+from service.infra.fast_schema import FastSchema
 
 _BANDS = {
     "description": "strong >= 80, good >= 60, partial >= 40, weak; not-qualified when a "

@@ -11,8 +11,18 @@ from sqlalchemy import select
 from service.api.audit.recording import audited
 from service.api.auth import current_principal, requires
 from service.api.blueprint import Blueprint
-from service.api.openapi import links_doc
+from service.api.jsonio import json_response
+from service.api.openapi import (
+    ETAG_HEADER,
+    LOCATION_HEADER,
+    REPLAYED_HEADER,
+    idempotency_doc,
+    if_match_doc,
+    links_doc,
+    problem_doc,
+)
 from service.api.pagination import LINK_HEADER, decode_cursor, page_response
+from service.api.roles.bodies import role_body
 from service.api.roles.schemas import (
     RoleBodySchema,
     RoleCreateSchema,
@@ -21,19 +31,7 @@ from service.api.roles.schemas import (
     RoleSchema,
 )
 from service.api.schemas import PageArgsSchema
-from service.api.writes import (
-    ETAG_HEADER,
-    LOCATION_HEADER,
-    REPLAYED_HEADER,
-    check_if_match,
-    etag_for,
-    idempotency_doc,
-    if_match_doc,
-    problem_doc,
-    write,
-)
-from service.db import request_session
-from service.domain import matching
+from service.api.unit_of_work import check_if_match, etag_for, request_session, write
 from service.domain.roles import RoleDraft, add_version, create_role, get_role, get_version
 from service.models import Competency, Role, RoleVersion
 from service.observability import Timer
@@ -56,36 +54,14 @@ _NEXT = {
 }
 _MATCHES = {
     "GetRoleRanking": {
-        "operationRef": "#/paths/~1v1~1roles~1{key}~1matches/get",
+        "operationId": "getRoleRanking",
         "parameters": _KEY,
     },
     "GetRoleSummary": {
-        "operationRef": "#/paths/~1v1~1roles~1{key}~1matches~1summary/get",
+        "operationId": "getRoleSummary",
         "parameters": _KEY,
     },
 }
-
-
-def _dump_ready(role: Role, version: RoleVersion, keys: dict[int, str]) -> dict[str, Any]:
-    return {
-        "key": role.key,
-        "title": version.title,
-        "summary": version.summary,
-        "focus": version.focus,
-        "version": version.version,
-        "responsibilities": [
-            {
-                "competency": keys[r.competency_id],
-                "importance": r.importance,
-                "level": r.level,
-                "must_have": r.must_have,
-                "rationale": r.rationale,
-            }
-            for r in version.responsibilities
-        ],
-        "created_at": role.created_at,
-        "updated_at": version.created_at,
-    }
 
 
 def _competency_keys() -> dict[int, str]:
@@ -104,7 +80,11 @@ class Roles(MethodView):
     @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
     @blp.doc(operationId="listRoles")
     def get(self, args: dict[str, Any]) -> Any:
-        """List roles at their current version, ordered by key."""
+        """List roles at their current version, ordered by key.
+
+        Cursor-paginated: pass `next_cursor` (or follow the `Link` header) for the next page.
+        Earlier versions are under /v1/roles/{key}/versions.
+        """
         session = request_session()
         query = (
             select(Role, RoleVersion)
@@ -119,9 +99,9 @@ class Roles(MethodView):
             (after,) = decode_cursor(args["cursor"], "roles", (str,))
             query = query.where(Role.key > after)
         keys = _competency_keys()
-        rows = [_dump_ready(role, version, keys) for role, version in session.execute(query)]
+        rows = [role_body(role, version, keys) for role, version in session.execute(query)]
         body, headers = page_response(rows, args["limit"], "roles", lambda r: [r["key"]])
-        return body, 200, headers
+        return json_response(body, headers=headers)
 
     @requires("roles:write")
     @write
@@ -130,16 +110,22 @@ class Roles(MethodView):
     @idempotency_doc(blp, conflict="A role with this key exists")
     @links_doc(blp, 201, {**_NEXT, **_MATCHES})
     @blp.doc(operationId="createRole")
-    @audited("create", "role", ids=lambda result: [result[0]["key"]])
+    @audited("create", "role", ids=lambda body: [body["key"]])
     def post(self, data: dict[str, Any]) -> Any:
-        """Create a role at version 1 and score every candidate against it."""
+        """Create a role at version 1 and score every candidate against it.
+
+        When this returns, every candidate has a stored score for the role (see
+        /v1/roles/{key}/matches). An existing key is a 409; send `Idempotency-Key` to make
+        retries safe.
+        """
         session = request_session()
         key = data.pop("key")
-        version = create_role(session, key, RoleDraft(**data), by_key=current_principal().key_id)
-        with Timer("rescore_role"):
-            matching.rescore_role(session, version.role.id)
+        with Timer("rescore_role"):  # creating the role scores every candidate against it
+            version = create_role(
+                session, key, RoleDraft(**data), by_key=current_principal().key_id
+            )
         headers = {"Location": url_for("roles.RoleItem", key=key), "ETag": _etag(version)}
-        return _dump_ready(version.role, version, _competency_keys()), 201, headers
+        return json_response(role_body(version.role, version, _competency_keys()), 201, headers)
 
 
 @blp.route("/<string:key>")
@@ -150,11 +136,16 @@ class RoleItem(MethodView):
     @links_doc(blp, 200, _NEXT)
     @blp.doc(operationId="getRole")
     def get(self, key: str) -> Any:
-        """Get a role at its current version; the ETag is for PUT's If-Match."""
+        """Get a role at its current version; the ETag is for PUT's If-Match.
+
+        Responsibilities name competencies by key, with importance, required level and whether
+        each is a must-have. An unknown key is a 404.
+        """
         session = request_session()
         role = get_role(session, key)
         version = get_version(session, role, role.current_version)
-        return _dump_ready(role, version, _competency_keys()), 200, {"ETag": _etag(version)}
+        body = role_body(role, version, _competency_keys())
+        return json_response(body, headers={"ETag": _etag(version)})
 
     @requires("roles:write")
     @write
@@ -174,12 +165,12 @@ class RoleItem(MethodView):
         session = request_session()
         role = get_role(session, key)
         check_if_match(etag_for(f"v{role.current_version}"))
-        version = add_version(
-            session, role, role.current_version, RoleDraft(**data), current_principal().key_id
-        )
-        with Timer("rescore_role"):
-            matching.rescore_role(session, role.id)
-        return _dump_ready(role, version, _competency_keys()), 200, {"ETag": _etag(version)}
+        with Timer("rescore_role"):  # the new version rescores every candidate
+            version = add_version(
+                session, role, role.current_version, RoleDraft(**data), current_principal().key_id
+            )
+        body = role_body(role, version, _competency_keys())
+        return json_response(body, headers={"ETag": _etag(version)})
 
 
 @blp.route("/<string:key>/versions")
@@ -191,7 +182,11 @@ class RoleVersions(MethodView):
     @problem_doc(blp, 404, "No role with this key")
     @blp.doc(operationId="listRoleVersions")
     def get(self, args: dict[str, Any], key: str) -> Any:
-        """List every version of a role, oldest first."""
+        """List every version of a role, oldest first.
+
+        Versions are immutable; every stored match records the version that produced it.
+        Cursor-paginated like every list.
+        """
         session = request_session()
         role = get_role(session, key)
         query = (
@@ -204,11 +199,11 @@ class RoleVersions(MethodView):
             (after,) = decode_cursor(args["cursor"], f"roles/{key}/versions", (int,))
             query = query.where(RoleVersion.version > after)
         keys = _competency_keys()
-        rows = [_dump_ready(role, v, keys) for v in session.scalars(query)]
+        rows = [role_body(role, v, keys) for v in session.scalars(query)]
         body, headers = page_response(
             rows, args["limit"], f"roles/{key}/versions", lambda r: [r["version"]]
         )
-        return body, 200, headers
+        return json_response(body, headers=headers)
 
 
 @blp.route("/<string:key>/versions/<int:version>")
@@ -218,8 +213,13 @@ class RoleVersionItem(MethodView):
     @problem_doc(blp, 404, "No role with this key, or no such version of it")
     @blp.doc(operationId="getRoleVersion")
     def get(self, key: str, version: int) -> Any:
-        """Get one immutable version of a role."""
+        """Get one immutable version of a role.
+
+        404 when the role or that version of it does not exist. The ETag identifies the
+        version; only the current version's ETag is accepted by PUT's If-Match.
+        """
         session = request_session()
         role = get_role(session, key)
         found = get_version(session, role, version)
-        return _dump_ready(role, found, _competency_keys()), 200, {"ETag": _etag(found)}
+        body = role_body(role, found, _competency_keys())
+        return json_response(body, headers={"ETag": _etag(found)})
