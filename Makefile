@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export ROLEFIT_DATABASE_URL ?= sqlite:///$(CURDIR)/var/rolefit.db
 
-.PHONY: run test lint format openapi migrate demo key clean bench
+NODE_STAMP := node_modules/.package-lock.json
+REDOCLY_ENV := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+
+.PHONY: run test lint lint-openapi format openapi migrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +27,7 @@ run: $(STAMP)
 	$(BIN)/rolefit serve --bind 127.0.0.1:8000
 
 ## Lint, then the whole suite on SQLite, then again on PostgreSQL if ROLEFIT_TEST_DATABASE_URL is set.
-test: $(STAMP) lint
+test: $(STAMP) lint lint-openapi
 	env -u ROLEFIT_TEST_DATABASE_URL $(BIN)/python -m pytest
 	@if [ -n "$$ROLEFIT_TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL: $$ROLEFIT_TEST_DATABASE_URL"; \
@@ -36,6 +39,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check service tests bench
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --engine-strict --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+## Lint openapi.yaml with Redocly (recommended) and Spectral (spectral:oas), pinned by package-lock.json.
+lint-openapi: $(NODE_STAMP)
+	$(REDOCLY_ENV) npx --no-install redocly lint openapi.yaml
+	npx --no-install spectral lint -r .spectral.yaml --fail-severity=warn openapi.yaml
 
 format: $(STAMP)
 	$(BIN)/ruff format service tests bench
@@ -49,4 +61,4 @@ migrate: $(STAMP)
 	$(BIN)/rolefit db upgrade
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache .mypy_cache .hypothesis
