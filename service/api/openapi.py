@@ -7,7 +7,7 @@ flask-smorest documents errors with its own ``Error`` schema as ``application/js
 serves every error as an RFC 9457 problem (``application/problem+json``, :class:`ProblemSchema`).
 :class:`ProblemApi` documents them so, and :class:`ProblemDocsPlugin` adds the responses every
 operation can give besides its own: 401 / 403 / 429 where a key is required (``requires`` marks
-those with ``security``), 413 / 415 where a body is taken, 503 under ``/v1``.
+those with ``security``), 400 / 413 / 415 where a body is taken, 503 under ``/v1``.
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ _COMMON_RESPONSES: dict[str, dict[str, Any]] = {
             "RateLimit-Policy": {"schema": {"type": "string"}},
             "RateLimit": {"schema": {"type": "string"}},
         },
+    },
+    "BadBody": {
+        "status": 400,
+        "description": "The body is missing, is not RFC 8259 JSON, or nests more than 32 deep",
     },
     "PayloadTooLarge": {"status": 413, "description": "The body is over 1 MiB"},
     "UnsupportedMediaType": {"status": 415, "description": "The body is not application/json"},
@@ -165,6 +169,7 @@ class ProblemDocsPlugin(BasePlugin):
                 _add(responses, 403, "Forbidden")
                 _add(responses, 429, "RateLimited")
             if "requestBody" in operation:
+                _add(responses, 400, "BadBody")
                 _add(responses, 413, "PayloadTooLarge")
                 _add(responses, 415, "UnsupportedMediaType")
             if path and path.startswith("/v1/"):
@@ -187,10 +192,17 @@ IDEMPOTENCY_PARAMETER = {
     "in": "header",
     "name": IDEMPOTENCY_HEADER,
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        # Printable ASCII, inner spaces allowed, none at either end (a 400 otherwise).
+        "pattern": "^[!-~]([ -~]{0,253}[!-~])?$",
+    },
     "description": (
-        "1..255 printable ASCII characters, scoped to your API key and kept 24 h. A retry with the "
-        "same key and body replays the first response with `Idempotent-Replayed: true`"
+        "1..255 printable ASCII characters (no space at either end), scoped to your API key and "
+        "kept 24 h. A retry with the same key and body replays the first response with "
+        "`Idempotent-Replayed: true`; the same key with another body is a 422"
     ),
 }
 ETAG_HEADER = {

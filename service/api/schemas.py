@@ -8,9 +8,18 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from service.api.jsonio import rfc3339
+from service.api.pagination import MAX_CURSOR_LENGTH
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+
+
+# C0 control characters other than tab, line feed and carriage return.
+_CONTROL = r"\x00-\x08\x0B\x0C\x0E-\x1F"
+# What str.split() (and so name normalisation) treats as white space, outside _CONTROL.
+_SPACE = r"\t\n\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+PLAIN_TEXT_PATTERN = f"^[^{_CONTROL}]*$"
+NAME_PATTERN = f"^[{_SPACE}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
 
 
 class PlainText:
@@ -19,37 +28,44 @@ class PlainText:
     PostgreSQL cannot store NUL in text, and a JSON body can carry lone surrogates (``\\ud800``)
     that are not UTF-8 at all; both would otherwise fail deep in the driver as a 500. The other
     C0 control characters (tab and line breaks aside) are refused too: no name, note or
-    description legitimately holds one. (The API description states the rule; it is not a
-    ``pattern`` on every field, which would make generating examples from the spec very slow.)
+    description legitimately holds one. The document states the rule as each field's
+    ``pattern`` (apispec reads :attr:`regex`); lone surrogates, which no JSON Schema pattern can
+    name, are refused as invalid Unicode (the API description says so).
+
+    With ``named``, the text must also hold something other than white space (aliases, which
+    are compared with white space collapsed).
     """
 
-    _control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+    def __init__(self, *, named: bool = False) -> None:
+        self.named = named
+        self.regex = re.compile(NAME_PATTERN if named else PLAIN_TEXT_PATTERN)
 
     def __call__(self, value: str) -> str:
         if "\x00" in value:
             raise ValidationError("must not contain NUL characters")
-        if self._control.search(value):
+        if _CONTROL_CHARACTER.search(value):
             raise ValidationError("must not contain control characters (tab and line breaks aside)")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValidationError("must be valid Unicode text") from None
+        if self.named and not value.split():
+            raise ValidationError("must not be blank")
         return value
 
 
+_CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
 plain_text = PlainText()
+plain_name = PlainText(named=True)
 
 
-def not_blank(value: str) -> str:
-    """For names compared with white space collapsed (aliases): some non-space character."""
-    if not value.strip():
-        raise ValidationError("must not be blank")
-    return value
-
-
-def text(max_length: int, min_length: int | None = None) -> list[validate.Validator]:
-    """Validators of a bounded string field: length and plain text (both in the spec)."""
-    return [validate.Length(min=min_length, max=max_length), plain_text]  # type: ignore[list-item]
+def text(
+    max_length: int, min_length: int | None = None, *, named: bool = False
+) -> list[validate.Validator]:
+    """Validators of a bounded string field: length and plain text (both in the document);
+    ``named``: not blank either."""
+    checks = plain_name if named else plain_text
+    return [validate.Length(min=min_length, max=max_length), checks]  # type: ignore[list-item]
 
 
 class ProblemSchema(Schema):
@@ -97,10 +113,14 @@ class PageArgsSchema(Schema):
         validate=validate.Range(min=1, max=MAX_LIMIT),
         metadata={"description": f"Page size, 1..{MAX_LIMIT}"},
     )
+    # Checked by service.api.pagination.decode_cursor, which answers 400 (an empty or overlong
+    # cursor is a cursor that is not one): the bounds are documented here, not validated.
     cursor = fields.String(
         metadata={
-            "description": "Opaque cursor from the previous page's next_cursor; "
-            "a cursor that is not one (or is another list's) is a 400"
+            "description": "Opaque cursor from the previous page's next_cursor; leave it out "
+            "for the first page. A cursor that is not one (empty, or another list's) is a 400",
+            "minLength": 1,
+            "maxLength": MAX_CURSOR_LENGTH,
         },
     )
 

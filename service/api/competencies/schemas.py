@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, not_blank, text
+from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
 
 SLUG = validate.Regexp(
     r"^[a-z][a-z0-9-]{1,63}$",
@@ -19,7 +19,7 @@ class CompetencySchema(Schema):
     category = fields.String(required=True, validate=text(64, 1))
     description = fields.String(load_default="", validate=text(2000))
     aliases = fields.List(
-        fields.String(validate=[*text(200, 1), not_blank]),
+        fields.String(validate=text(200, 1, named=True)),
         load_default=list,
         validate=validate.Length(max=MAX_ALIASES),
     )
@@ -38,7 +38,7 @@ class CompetencyPatchSchema(Schema):
     category = fields.String(validate=text(64, 1))
     description = fields.String(validate=text(2000))
     aliases = fields.List(
-        fields.String(validate=[*text(200, 1), not_blank]),
+        fields.String(validate=text(200, 1, named=True)),
         validate=validate.Length(max=MAX_ALIASES),
     )
 

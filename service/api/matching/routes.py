@@ -28,7 +28,8 @@ from service.api.matching.schemas import (
     RankingPageSchema,
     SummarySchema,
 )
-from service.api.pagination import decode_cursor, page_response, parse_uuid_cursor
+from service.api.openapi import REPLAYED_HEADER, idempotency_doc, problem_doc
+from service.api.pagination import LINK_HEADER, decode_cursor, page_response, parse_uuid_cursor
 from service.api.unit_of_work import read_only, request_connection, request_session
 from service.domain import fit as fit_model
 from service.domain import matching, rankings, scoring
@@ -73,6 +74,7 @@ def _fresh(profile: RoleProfile) -> None:
 class CandidateMatches(MethodView):
     @requires("matches:read")
     @blp.response(200, CandidateMatchesSchema)
+    @problem_doc(blp, 404, "No candidate with this id (or it was erased)")
     @blp.doc(operationId="getCandidateMatches")
     @audited("score", "candidate", id_arg="candidate_id")
     def get(self, candidate_id: uuid.UUID) -> Any:
@@ -94,6 +96,7 @@ class CandidateFit(MethodView):
     @requires("matches:read")
     @blp.arguments(FitArgsSchema(), location="query")
     @blp.response(200, FitSchema)
+    @problem_doc(blp, 404, "No candidate with this id, or no role with one of the keys")
     @blp.doc(operationId="getCandidateFit")
     @audited("score", "candidate", id_arg="candidate_id")
     def get(self, args: dict[str, Any], candidate_id: uuid.UUID) -> Any:
@@ -129,7 +132,8 @@ class InlineMatch(MethodView):
     @requires("matches:read")
     @read_only
     @blp.arguments(InlineMatchSchema())
-    @blp.response(200, InlineMatchesSchema)
+    @blp.response(200, InlineMatchesSchema, headers=REPLAYED_HEADER)
+    @idempotency_doc(blp)
     @blp.doc(operationId="scoreProfile")
     @audited("score", "inline-profile")
     def post(self, body: dict[str, Any]) -> Any:
@@ -154,7 +158,9 @@ class InlineMatch(MethodView):
 class RoleRanking(MethodView):
     @requires("matches:read")
     @blp.arguments(RankingArgsSchema(), location="query")
-    @blp.response(200, RankingPageSchema)
+    @blp.response(200, RankingPageSchema, headers=LINK_HEADER)
+    @problem_doc(blp, 400, "The cursor is invalid or belongs to another list")
+    @problem_doc(blp, 404, "No role with this key")
     @blp.doc(operationId="getRoleRanking")
     @audited("list", "ranking", id_arg="key")
     def get(self, args: dict[str, Any], key: str) -> Any:
@@ -191,6 +197,7 @@ class RoleRanking(MethodView):
 class RoleSummary(MethodView):
     @requires("matches:read")
     @blp.response(200, SummarySchema)
+    @problem_doc(blp, 404, "No role with this key")
     @blp.doc(operationId="getRoleSummary")
     @audited("read", "ranking-summary", id_arg="key")
     def get(self, key: str) -> Any:
