@@ -48,6 +48,10 @@ loglevel = os.environ.get("ROLEFIT_LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("ROLEFIT_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Signals are the interface; no control socket shared by every gunicorn of this user.
 control_socket_disable = True
+# The longest URL the document allows (a 64-character key, a 512-character cursor, bounded text
+# filters of multi-byte characters, percent-encoded) is about 7 KB: gunicorn's 4094 would answer
+# some valid requests 414. 8190 is its maximum.
+limit_request_line = 8190
 
 # prometheus_client multiprocess mode: one folder of sample files shared by all workers,
 # made fresh at every start so counters from an earlier run do not leak into this one.

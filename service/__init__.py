@@ -106,7 +106,7 @@ def _register_request_hooks(app: Flask) -> None:
     def start_request() -> Response | None:
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         if request.method in _BODY_METHODS and request.path.startswith("/v1/"):
             has_body = bool(request.content_length) or "chunked" in request.headers.get(
                 "Transfer-Encoding", ""

@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 from apispec import APISpec, BasePlugin
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
+from webargs.fields import DelimitedList
 
 from service.api.errors import PROBLEM_MIMETYPE
-from service.api.schemas import ProblemSchema
+from service.api.schemas import SLUG_PATTERN, ProblemSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -94,6 +95,7 @@ class ProblemApi(Api):  # type: ignore[misc]
         plugins = [*(extra_plugins or ()), ProblemDocsPlugin()]
         super()._init_spec(extra_plugins=plugins, **options)
         self.ma_plugin.converter.add_attribute_function(_untyped_not_nullable)
+        self.ma_plugin.converter.add_parameter_attribute_function(_delimited_list_parameter)
 
     def _register_pagination_header(self) -> None:
         """No X-Pagination header: lists are cursor-paginated (``service.api.pagination``).
@@ -130,6 +132,14 @@ def _untyped_not_nullable(
     ``fields.Raw``) already admits null, so apispec's ``nullable: true`` there is dropped."""
     if "type" not in ret:
         ret.pop("nullable", None)
+    return {}
+
+
+def _delimited_list_parameter(self: Any, field: Any, **kwargs: Any) -> dict[str, Any]:
+    """A comma-separated list in one query parameter (webargs' DelimitedList): ``a,b``, not
+    apispec's default for lists (``explode: true``, ``?x=a&x=b``)."""
+    if isinstance(field, DelimitedList):
+        return {"style": "form", "explode": False}
     return {}
 
 
@@ -181,12 +191,15 @@ def links_doc(blp: Any, status: int, links: dict[str, dict[str, Any]]) -> Any:
     return blp.doc(responses={status: {"links": links}})
 
 
+# RFC 9110, section 13.1.1: "*" or a comma-separated list of entity tags (ASCII etagc).
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)$'
 IF_MATCH_PARAMETER = {
     "in": "header",
     "name": "If-Match",
     "required": True,
-    "schema": {"type": "string"},
-    "description": "The ETag of your last GET of this resource: missing is a 428, stale a 412",
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN, "example": '"1"'},
+    "description": "The ETag of your last GET of this resource: missing is a 428, stale a 412 "
+    "(nothing is written), not an entity-tag list a 400",
 }
 IDEMPOTENCY_PARAMETER = {
     "in": "header",
@@ -232,9 +245,12 @@ def problem_doc(blp: Any, status: int, description: str) -> Callable[[F], F]:
 
 
 def if_match_doc(blp: Any) -> Callable[[F], F]:
-    """Document ``If-Match`` and its 412 / 428 on a PUT or PATCH view."""
+    """Document ``If-Match`` and its 400 / 412 / 428 on a PUT or PATCH view."""
 
     def decorator(func: F) -> F:
+        func = problem_doc(
+            blp, 400, "The body is missing or not JSON, or If-Match is not an entity-tag list"
+        )(func)
         func = problem_doc(blp, 412, "If-Match is stale: nothing was written")(func)
         func = problem_doc(blp, 428, "If-Match is missing")(func)
         documented: F = blp.doc(parameters=[IF_MATCH_PARAMETER])(func)
@@ -257,3 +273,21 @@ def idempotency_doc(blp: Any, conflict: str | None = None) -> Callable[[F], F]:
         return documented
 
     return decorator
+
+
+def key_parameter(what: str) -> list[dict[str, Any]]:
+    """The ``{key}`` path parameter of a role or competency, with the slug rule it obeys (any
+    other value names nothing: a 404)."""
+    return [
+        {
+            "in": "path",
+            "name": "key",
+            "required": True,
+            "description": f"The {what}'s key",
+            "schema": {
+                "type": "string",
+                "pattern": SLUG_PATTERN,
+                "example": "technical-depth" if what == "competency" else "tpm",
+            },
+        }
+    ]

@@ -10,6 +10,8 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 from service.api.jsonio import rfc3339
 from service.api.pagination import MAX_CURSOR_LENGTH
 
+# Competency and role keys: what KEY_PATTERN of service.domain.competencies accepts.
+SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,63}$"
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
@@ -66,6 +68,57 @@ def text(
     ``named``: not blank either."""
     checks = plain_name if named else plain_text
     return [validate.Length(min=min_length, max=max_length), checks]  # type: ignore[list-item]
+
+
+class Pattern(validate.Regexp):
+    """A ``pattern`` as the document means it (ECMA-262 ``$`` is the end of the text).
+
+    marshmallow's Regexp uses ``re.match``, where ``$`` also matches before a final newline: a
+    key ``"tpm\\n"`` passed ``^[a-z][a-z0-9-]{1,63}$``. This one matches the whole value.
+    """
+
+    def __init__(self, regex: str, *, error: str | None = None) -> None:
+        super().__init__(regex, error=error)
+        self._whole = re.compile(regex)
+
+    def __call__(self, value: str) -> str:  # type: ignore[override]
+        if self._whole.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+class JsonInteger(fields.Integer):
+    """An integer of a JSON body: a JSON number without a fraction, never a string or a boolean
+    (marshmallow's Integer takes ``"3"`` and ``3.0``; the document says integer)."""
+
+    fast_as = fields.Integer
+
+    def _validated(self, value: Any) -> int:
+        if type(value) is not int:
+            raise self.make_error("invalid")
+        return value
+
+
+class JsonFloat(fields.Float):
+    """A number of a JSON body, never a string or a boolean."""
+
+    fast_as = fields.Float
+
+    def _validated(self, value: Any) -> float:
+        if type(value) is not int and type(value) is not float:
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+class JsonBoolean(fields.Boolean):
+    """``true`` or ``false`` in a JSON body, never ``0``, ``1`` or ``"yes"``."""
+
+    fast_as = fields.Boolean
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if value is not True and value is not False:
+            raise self.make_error("invalid")
+        return value
 
 
 class ProblemSchema(Schema):

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -58,7 +59,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from service.api.blueprint import view_handler
 from service.api.errors import abort
 from service.api.jsonio import request_json
-from service.api.openapi import IDEMPOTENCY_HEADER
+from service.api.openapi import IDEMPOTENCY_HEADER, IF_MATCH_PATTERN
 from service.infra import idempotency_store
 from service.infra.database import Database
 
@@ -67,6 +68,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 MODE_ATTRIBUTE = "unit_of_work"
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
 
 
 # --------------------------------------------------------------------------- connection, session
@@ -240,10 +242,12 @@ def etag_for(version: int | str) -> str:
 
 
 def check_if_match(current_etag: str) -> None:
-    """PUT and PATCH need ``If-Match``: missing is 428, stale is 412."""
+    """PUT and PATCH need ``If-Match``: missing is 428, not an entity-tag list 400, stale 412."""
     header = request.headers.get("If-Match")
     if header is None:
         abort(428, message="send If-Match with the ETag from your last GET of this resource")
+    if not _IF_MATCH.fullmatch(header):
+        abort(400, message='If-Match must be * or a list of entity tags, e.g. "3"')
     offered = {tag.strip() for tag in header.split(",")}
     weak_stripped = {tag.removeprefix("W/") for tag in offered}
     if "*" not in offered and current_etag not in weak_stripped:

@@ -62,7 +62,7 @@ KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
 
 
 def get_competency(session: Session, key: str) -> Competency:
-    if not KEY_PATTERN.match(key):
+    if not KEY_PATTERN.fullmatch(key):
         raise NotFound(f"no competency {key!r}")
     competency = session.scalar(select(Competency).where(Competency.key == key))
     if competency is None:

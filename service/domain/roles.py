@@ -77,7 +77,7 @@ def _build_version(
 
 
 def get_role(session: Session, key: str) -> Role:
-    if not KEY_PATTERN.match(key):
+    if not KEY_PATTERN.fullmatch(key):
         raise NotFound(f"no role {key!r}")
     role = session.scalar(select(Role).where(Role.key == key))
     if role is None:

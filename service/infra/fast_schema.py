@@ -37,8 +37,12 @@ def _run_validators(field: fields.Field[Any], value: Any) -> None:
 
 
 def _leaf(field: fields.Field[Any]) -> Check | None:
-    """A check for one scalar field, or None when this module does not know the type."""
-    kind = type(field)
+    """A check for one scalar field, or None when this module does not know the type.
+
+    A field class may say ``fast_as = fields.Integer`` (Float, Boolean, String): it loads every
+    value the fast check accepts exactly as that class would (a stricter JSON-only variant).
+    """
+    kind = getattr(field, "fast_as", type(field))
     if kind in (fields.String, fields.Email):
 
         def convert(value: Any) -> Any:

@@ -268,16 +268,6 @@ class CandidateBatch(MethodView):
     @blp.arguments(BatchBodySchema)
     @blp.response(200, BatchResponseSchema, headers=REPLAYED_HEADER)
     @idempotency_doc(blp)
-    @links_doc(
-        blp,
-        200,
-        {
-            "GetFirstCandidate": {
-                "operationId": "getCandidate",
-                "parameters": {"candidate_id": "$response.body#/results/0/id"},
-            }
-        },
-    )
     @blp.doc(operationId="createCandidates")
     @audited("create", "candidate", ids=_created_ids)
     def post(self, body: dict[str, Any]) -> Any:

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
+from service.api.schemas import (
+    JsonBoolean,
+    JsonFloat,
+    JsonInteger,
+    PageArgsSchema,
+    PageSchema,
+    Pattern,
+    Timestamp,
+    text,
+)
 from service.domain import scoring
 from service.domain.candidates import MAX_RECORDS
 from service.infra.fast_schema import FastSchema
 
 MAX_BATCH = 500
+# YYYY-MM or YYYY-MM-DD, years 1900..2999; the day (01..31) is read, then ignored.
+MONTH_PATTERN = re.compile(r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$")
+# An email address as HTML defines a valid one, with at least one dot in the domain.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 
 
 class MonthField(fields.Field[scoring.Month]):
@@ -27,10 +44,10 @@ class MonthField(fields.Field[scoring.Month]):
         return str(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> scoring.Month:
-        if not isinstance(value, str) or len(value) > 10:
+        if not isinstance(value, str) or not MONTH_PATTERN.fullmatch(value):
             raise self.make_error("invalid")
         try:
-            return scoring.Month.parse(value)
+            return scoring.Month.parse(value[:7])  # the day of a full date is ignored
         except ValueError as error:
             raise self.make_error("invalid") from error
 
@@ -39,24 +56,28 @@ class CompetencyRecordSchema(FastSchema):
     competency = fields.String(
         required=True,
         validate=text(200, 1),
-        metadata={"description": "Key or any alias (case and spacing ignored); returned as key"},
+        metadata={
+            "description": "Key or any alias (case and spacing ignored) of a competency of "
+            "the taxonomy (GET /v1/competencies); returned as key. An unknown name is a 422 "
+            "naming the closest known ones",
+            "example": "technical-depth",
+        },
     )
-    level = fields.Integer(
+    level = JsonInteger(
         required=True,
-        strict=True,
         validate=validate.Range(min=0, max=5),
         metadata={
             "description": "0 none, 1 awareness, 2 working, 3 practitioner, 4 expert, 5 authority"
         },
     )
-    years = fields.Float(allow_none=True, validate=validate.Range(min=0, max=80))
+    years = JsonFloat(allow_none=True, validate=validate.Range(min=0, max=80))
     last_used = MonthField(
         allow_none=True,
         metadata={
             "description": "YYYY-MM (a full date is accepted; the day is ignored); "
             "unknown counts as recent",
             "type": "string",
-            "pattern": r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$",
+            "pattern": MONTH_PATTERN.pattern,
             "example": "2026-06",
         },
     )
@@ -86,16 +107,23 @@ class CandidateSchema(FastSchema):
         metadata={"description": "The system the candidate comes from, e.g. greenhouse"},
     )
     name = fields.String(required=True, validate=text(200, 1))
-    email = fields.Email(allow_none=True, validate=text(320))
+    email = fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(max=320),
+            Pattern(EMAIL_PATTERN, error="an email address, e.g. ada@example.com"),
+        ],
+        metadata={"description": "An email address (as HTML defines a valid one)"},
+    )
     phone = fields.String(
         allow_none=True,
         validate=[
             validate.Length(min=3, max=50),
-            validate.Regexp(r"^\+?[0-9 ().\-]{3,50}$", error="digits, spaces, + ( ) . - only"),
+            Pattern(r"^\+?[0-9 ().\-]{3,50}$", error="digits, spaces, + ( ) . - only"),
         ],
     )
     headline = fields.String(allow_none=True, validate=text(300))
-    years_experience = fields.Float(allow_none=True, validate=validate.Range(min=0, max=80))
+    years_experience = JsonFloat(allow_none=True, validate=validate.Range(min=0, max=80))
     competencies = fields.List(
         fields.Nested(CompetencyRecordSchema),
         load_default=list,
@@ -113,7 +141,8 @@ class CandidateSchema(FastSchema):
 
 
 class CandidateCreateSchema(CandidateSchema):
-    """Body of POST /v1/candidates (and of each batch item)."""
+    """Body of POST /v1/candidates (and of each batch item). An ``external_id`` needs a
+    ``source`` (the system it comes from): a 422 otherwise."""
 
 
 class CandidatePatchSchema(CandidateSchema):
@@ -127,7 +156,7 @@ class CandidatePatchSchema(CandidateSchema):
     competencies = fields.List(
         fields.Nested(CompetencyRecordSchema), validate=validate.Length(max=MAX_RECORDS)
     )
-    legal_hold = fields.Boolean(
+    legal_hold = JsonBoolean(
         metadata={"description": "Set or lift a legal hold; needs the scope candidates:erase"}
     )
 

@@ -25,6 +25,7 @@ from service.api.openapi import (
     REPLAYED_HEADER,
     idempotency_doc,
     if_match_doc,
+    key_parameter,
     links_doc,
     problem_doc,
 )
@@ -101,7 +102,7 @@ class Competencies(MethodView):
         return json_response(competency_body(competency), 201, headers)
 
 
-@blp.route("/<string:key>")
+@blp.route("/<string:key>", parameters=key_parameter("competency"))
 class CompetencyItem(MethodView):
     @requires("roles:read")
     @blp.response(200, CompetencySchema, headers=ETAG_HEADER)

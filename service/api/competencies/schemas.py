@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
+from service.api.schemas import (
+    SLUG_PATTERN,
+    PageArgsSchema,
+    PageSchema,
+    Pattern,
+    Timestamp,
+    text,
+)
 
-SLUG = validate.Regexp(
-    r"^[a-z][a-z0-9-]{1,63}$",
+SLUG = Pattern(
+    SLUG_PATTERN,
     error="a slug of 2 to 64 lowercase letters, digits and dashes, starting with a letter",
 )
 MAX_ALIASES = 50

@@ -28,7 +28,7 @@ from service.api.matching.schemas import (
     RankingPageSchema,
     SummarySchema,
 )
-from service.api.openapi import REPLAYED_HEADER, idempotency_doc, problem_doc
+from service.api.openapi import REPLAYED_HEADER, idempotency_doc, key_parameter, problem_doc
 from service.api.pagination import LINK_HEADER, decode_cursor, page_response, parse_uuid_cursor
 from service.api.unit_of_work import read_only, request_connection, request_session
 from service.domain import fit as fit_model
@@ -107,7 +107,7 @@ class CandidateFit(MethodView):
         the roles (technical depth, scope, stakeholder interaction), with the candidate's
         coverage and the points each pushed towards one role or the other.
         """
-        role_a, role_b = args["roles"].split(",")
+        role_a, role_b = args["roles"]
         if role_a == role_b:
             raise Invalid("name two different roles", {"roles": ["two different role keys"]})
         catalog = current_catalog()
@@ -154,7 +154,7 @@ class InlineMatch(MethodView):
         return json_response({"matches": bodies.matches_body(scored, as_of, now, resolved.digest)})
 
 
-@blp.route("/v1/roles/<string:key>/matches")
+@blp.route("/v1/roles/<string:key>/matches", parameters=key_parameter("role"))
 class RoleRanking(MethodView):
     @requires("matches:read")
     @blp.arguments(RankingArgsSchema(), location="query")
@@ -193,7 +193,7 @@ class RoleRanking(MethodView):
         return json_response(body, headers=headers)
 
 
-@blp.route("/v1/roles/<string:key>/matches/summary")
+@blp.route("/v1/roles/<string:key>/matches/summary", parameters=key_parameter("role"))
 class RoleSummary(MethodView):
     @requires("matches:read")
     @blp.response(200, SummarySchema)

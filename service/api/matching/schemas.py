@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
+from webargs.fields import DelimitedList
 
 from service.api.candidates.schemas import CompetencyRecordSchema
+from service.api.competencies.schemas import SLUG
 from service.api.schemas import PageArgsSchema, PageSchema, Timestamp
 from service.domain import scoring
 from service.domain.candidates import MAX_RECORDS
@@ -55,12 +57,15 @@ class CandidateMatchesSchema(Schema):
 
 
 class FitArgsSchema(Schema):
-    roles = fields.String(
-        load_default="tpm,tmp",
-        validate=validate.Regexp(
-            r"^[a-z][a-z0-9-]{1,63},[a-z][a-z0-9-]{1,63}$", error="two role keys: a,b"
-        ),
-        metadata={"description": "Two role keys, comma-separated"},
+    roles = DelimitedList(
+        fields.String(validate=SLUG),
+        load_default=lambda: ["tpm", "tmp"],
+        validate=validate.Length(equal=2, error="two role keys: a,b"),
+        metadata={
+            "description": "Two different role keys, comma-separated",
+            "uniqueItems": True,
+            "default": ["tpm", "tmp"],
+        },
     )
 
 
@@ -102,9 +107,12 @@ class InlineMatchSchema(FastSchema):
         validate=validate.Length(max=MAX_RECORDS),
     )
     roles = fields.List(
-        fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9-]{1,63}$")),
+        fields.String(validate=SLUG),
         validate=validate.Length(min=1, max=50),
-        metadata={"description": "Role keys; default every role"},
+        metadata={
+            "description": "Role keys (GET /v1/roles); default every role. An unknown key is a 422",
+            "example": ["tpm", "tmp"],
+        },
     )
 
 

@@ -18,6 +18,7 @@ from service.api.openapi import (
     REPLAYED_HEADER,
     idempotency_doc,
     if_match_doc,
+    key_parameter,
     links_doc,
     problem_doc,
 )
@@ -128,7 +129,7 @@ class Roles(MethodView):
         return json_response(role_body(version.role, version, _competency_keys()), 201, headers)
 
 
-@blp.route("/<string:key>")
+@blp.route("/<string:key>", parameters=key_parameter("role"))
 class RoleItem(MethodView):
     @requires("roles:read")
     @blp.response(200, RoleSchema, headers=ETAG_HEADER)
@@ -173,7 +174,7 @@ class RoleItem(MethodView):
         return json_response(body, headers={"ETag": _etag(version)})
 
 
-@blp.route("/<string:key>/versions")
+@blp.route("/<string:key>/versions", parameters=key_parameter("role"))
 class RoleVersions(MethodView):
     @requires("roles:read")
     @blp.arguments(PageArgsSchema, location="query")
@@ -206,7 +207,7 @@ class RoleVersions(MethodView):
         return json_response(body, headers=headers)
 
 
-@blp.route("/<string:key>/versions/<int:version>")
+@blp.route("/<string:key>/versions/<int:version>", parameters=key_parameter("role"))
 class RoleVersionItem(MethodView):
     @requires("roles:read")
     @blp.response(200, RoleSchema, headers=ETAG_HEADER)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.api.competencies.schemas import SLUG
-from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
+from service.api.schemas import (
+    JsonBoolean,
+    JsonInteger,
+    PageArgsSchema,
+    PageSchema,
+    Timestamp,
+    text,
+)
 from service.domain.roles import MAX_RESPONSIBILITIES
 
 
@@ -13,19 +20,23 @@ class ResponsibilitySchema(Schema):
     competency = fields.String(
         required=True,
         validate=text(200, 1),
-        metadata={"description": "A competency key or alias; returned as the key"},
+        metadata={
+            "description": "A competency key or alias of the taxonomy (GET /v1/competencies); "
+            "returned as the key. An unknown name is a 422",
+            "example": "technical-depth",
+        },
     )
-    importance = fields.Integer(
+    importance = JsonInteger(
         required=True,
         validate=validate.Range(min=1, max=5),
         metadata={"description": "How much it matters, 1..5"},
     )
-    level = fields.Integer(
+    level = JsonInteger(
         required=True,
         validate=validate.Range(min=1, max=5),
         metadata={"description": "Proficiency the role needs, 1..5"},
     )
-    must_have = fields.Boolean(load_default=False)
+    must_have = JsonBoolean(load_default=False)
     rationale = fields.String(load_default="", validate=text(2000))
 
 
