@@ -205,6 +205,23 @@ def retention_run(days: int, dry_run: bool) -> None:
 
 
 @main.command()
+def rescore() -> None:
+    """Rescore every candidate against every role's current version, in one transaction.
+
+    Every write already keeps scores current; run this after an upgrade whose release notes say
+    the scoring model changed (a new model_version), so stored scores follow it at once.
+    """
+    from service.domain import matching
+
+    database = _database()
+    with database.session() as session:
+        written = matching.rescore_all(session)
+        session.commit()
+    click.echo(f"scores written: {written}")
+    database.dispose()
+
+
+@main.command()
 def maintenance() -> None:
     """Housekeeping to run daily (cron): delete Idempotency-Key records past their expiry."""
     from service.infra import idempotency_store

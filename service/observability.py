@@ -108,7 +108,8 @@ def metrics_payload() -> tuple[bytes, str]:
 
 
 class Timer:
-    """``with Timer("rescore_role"):`` records the block's duration in SCORING."""
+    """``with Timer("rescore_role"):`` records the block's duration in SCORING, when it
+    succeeds (a refused request is not a rescore)."""
 
     def __init__(self, operation: str) -> None:
         self.operation = operation
@@ -118,8 +119,9 @@ class Timer:
         self.start = time.perf_counter()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        SCORING.labels(self.operation).observe(time.perf_counter() - self.start)
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if exc_type is None:
+            SCORING.labels(self.operation).observe(time.perf_counter() - self.start)
 
 
 def _pool_capacity(pool: Any) -> int:

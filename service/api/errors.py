@@ -118,7 +118,12 @@ def problem(
 ) -> Response:
     """A problem response for the current request."""
     body = problem_body(status, title, detail, slug=slug, errors=errors, **extra)
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    return problem_response(body, headers)
+
+
+def problem_response(body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+    """The response carrying the problem document ``body``."""
+    response = Response(json.dumps(body), status=body["status"], mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -172,8 +177,7 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_domain_error(error: DomainError) -> Response:
-    body = domain_problem_body(error)
-    return Response(json.dumps(body), status=body["status"], mimetype=PROBLEM_MIMETYPE)
+    return problem_response(domain_problem_body(error))
 
 
 def handle_integrity_error(error: IntegrityError) -> Response:

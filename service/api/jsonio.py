@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 from flask import Response, g, request
 from flask.json.provider import JSONProvider
-from flask_smorest import abort
+
+from service.api.errors import abort
 
 # The deepest body a client needs is a batch: {"candidates": [{"competencies": [{...}]}]}.
 MAX_JSON_DEPTH = 32
@@ -49,12 +50,10 @@ def rfc3339(value: datetime) -> str:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response from data already in its documented shape.
-
-    The hot read paths (rankings, match explanations) build their bodies directly instead of
-    dumping them through marshmallow, which would cost more than the rest of the request; the
-    schemas still document them, and tests check that the bodies match the schemas.
-    """
+    """A JSON response from a body already in its documented shape (every view's, built by its
+    resource's ``bodies.py``). Dumping bodies through marshmallow would cost more than the
+    rest of a hot read; the schemas document them, and schemathesis checks every response
+    against them. Values are JSON types already: orjson refuses anything else (a Decimal)."""
     response = Response(orjson.dumps(body), status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value

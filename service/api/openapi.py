@@ -23,9 +23,9 @@ from webargs.fields import DelimitedList
 
 from service.api.errors import PROBLEM_MIMETYPE
 from service.api.schemas import SLUG_PATTERN, ProblemSchema
+from service.api.unit_of_work import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN
 
 F = TypeVar("F", bound=Callable[..., Any])
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -191,8 +191,6 @@ def links_doc(blp: Any, status: int, links: dict[str, dict[str, Any]]) -> Any:
     return blp.doc(responses={status: {"links": links}})
 
 
-# RFC 9110, section 13.1.1: "*" or a comma-separated list of entity tags (ASCII etagc).
-IF_MATCH_PATTERN = r'^(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)$'
 IF_MATCH_PARAMETER = {
     "in": "header",
     "name": "If-Match",
@@ -209,8 +207,7 @@ IDEMPOTENCY_PARAMETER = {
         "type": "string",
         "minLength": 1,
         "maxLength": 255,
-        # Printable ASCII, inner spaces allowed, none at either end (a 400 otherwise).
-        "pattern": "^[!-~]([ -~]{0,253}[!-~])?$",
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
     },
     "description": (
         "1..255 printable ASCII characters (no space at either end), scoped to your API key and "

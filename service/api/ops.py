@@ -14,6 +14,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
 from service.api.errors import problem
+from service.api.jsonio import json_response
 from service.api.schemas import HealthSchema
 from service.infra.database import Database
 from service.observability import metrics_payload, sample_pool, track_pool
@@ -46,20 +47,20 @@ def _ping(database: Database) -> None:
 @blp.route("/healthz")
 @blp.response(200, HealthSchema)
 @blp.doc(operationId="getHealth", security=[])
-def healthz() -> dict[str, str]:
+def healthz() -> Response:
     """Liveness: the process answers. Never touches the database.
 
     `200 {"status": "ok"}` while the process serves, whatever the database's state: use it for
     liveness (restart on failure), never for readiness. No API key.
     """
-    return {"status": "ok"}
+    return json_response({"status": "ok"})
 
 
 @blp.route("/readyz")
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, description="Not ready: database unreachable or shutting down")
 @blp.doc(operationId="getReadiness", security=[])
-def readyz() -> dict[str, str] | Response:
+def readyz() -> Response:
     """Readiness: the database answers a query and the worker is not shutting down.
 
     `200 {"status": "ready"}` when `SELECT 1` succeeds through the worker's pool (retried once
@@ -82,7 +83,7 @@ def readyz() -> dict[str, str] | Response:
         return problem(
             503, "Service Unavailable", "the database is unreachable", headers={"Retry-After": "5"}
         )
-    return {"status": "ready"}
+    return json_response({"status": "ready"})
 
 
 @blp.route("/metrics")

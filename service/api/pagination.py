@@ -94,4 +94,4 @@ def page_response(
         args = request.args.to_dict(flat=True)
         args["cursor"] = next_cursor
         headers["Link"] = f'<{request.path}?{urlencode(args)}>; rel="next"'
-    return {"data": items, "next_cursor": next_cursor}, headers
+    return {"next_cursor": next_cursor, "data": items}, headers

@@ -17,7 +17,7 @@ RATE_LIMITER = "rolefit.ratelimit"
 
 
 class RateLimitExceeded(Exception):
-    """Raised by :func:`requires` when the key has used up its quota: a 429."""
+    """Raised by :func:`enforce_rate_limit` when the key has used up its quota: a 429."""
 
     def __init__(self, decision: Decision) -> None:
         super().__init__("rate limit exceeded")

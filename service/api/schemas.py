@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-from service.api.jsonio import rfc3339
 from service.api.pagination import MAX_CURSOR_LENGTH
+from service.domain.competencies import KEY_PATTERN
 
-# Competency and role keys: what KEY_PATTERN of service.domain.competencies accepts.
-SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,63}$"
+# Competency and role keys, as the domain defines them.
+SLUG_PATTERN = KEY_PATTERN.pattern
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
@@ -77,12 +77,8 @@ class Pattern(validate.Regexp):
     key ``"tpm\\n"`` passed ``^[a-z][a-z0-9-]{1,63}$``. This one matches the whole value.
     """
 
-    def __init__(self, regex: str, *, error: str | None = None) -> None:
-        super().__init__(regex, error=error)
-        self._whole = re.compile(regex)
-
     def __call__(self, value: str) -> str:  # type: ignore[override]
-        if self._whole.fullmatch(value) is None:
+        if cast("re.Pattern[str]", self.regex).fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
 
@@ -185,16 +181,14 @@ class PageSchema(Schema):
 
 
 class Timestamp(fields.DateTime):
-    """RFC 3339 in UTC to the second, as every timestamp of the API: 2026-11-26T10:42:57Z.
+    """RFC 3339 in UTC to the second, as every timestamp of the API: 2026-11-26T10:42:57Z
+    (bodies format it with :func:`service.api.jsonio.rfc3339`; this documents it).
 
-    Formatted by :func:`rfc3339` rather than with a ``format`` string, which apispec would
-    document as ``format: null`` (an invalid schema); this way it is ``format: date-time``.
+    No ``format`` string: apispec would document it as ``format: null`` (an invalid schema);
+    this way it is ``format: date-time``.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("dump_only", True)
         metadata = {"example": "2026-11-26T10:42:57Z", **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else rfc3339(value)

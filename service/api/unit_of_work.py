@@ -59,16 +59,21 @@ from sqlalchemy.orm.exc import StaleDataError
 from service.api.blueprint import view_handler
 from service.api.errors import abort
 from service.api.jsonio import request_json
-from service.api.openapi import IDEMPOTENCY_HEADER, IF_MATCH_PATTERN
 from service.infra import idempotency_store
 from service.infra.database import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MODE_ATTRIBUTE = "unit_of_work"
+MODE_ATTRIBUTE = "unit_of_work_mode"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# 1..255 printable ASCII characters, inner spaces allowed, none at either end.
+IDEMPOTENCY_KEY_PATTERN = "^[!-~]([ -~]{0,253}[!-~])?$"
+# RFC 9110, section 13.1.1: "*" or a comma-separated list of entity tags (ASCII etagc).
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)$'
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 # --------------------------------------------------------------------------- connection, session
@@ -79,11 +84,11 @@ def _database() -> Database:
     return database
 
 
-def reads_only() -> bool:
+def is_read_request() -> bool:
     """Whether this request only reads (see the module docstring); decided once per request."""
-    decided: bool | None = g.get("reads_only")
+    decided: bool | None = g.get("is_read_request")
     if decided is None:
-        decided = g.reads_only = request.method in _READ_METHODS or _declared_mode() == "read"
+        decided = g.is_read_request = request.method in _READ_METHODS or _declared_mode() == "read"
     return decided
 
 
@@ -96,7 +101,7 @@ def _declared_mode() -> str | None:
 def request_connection() -> Connection:
     """The current request's connection, for the statements every request runs (the key lookup,
     the hot reads), opened on first use and closed at teardown."""
-    if not reads_only():
+    if not is_read_request():
         return request_session().connection()
     connection: Connection | None = g.get("db_connection")
     if connection is None:
@@ -111,7 +116,7 @@ def request_session() -> Session:
     if session is None:
         database = _database()
         session = (
-            database.read_session(request_connection()) if reads_only() else database.session()
+            database.read_session(request_connection()) if is_read_request() else database.session()
         )
         g.db_session = session
     return session
@@ -147,13 +152,15 @@ def read_only(func: F) -> F:
 def _unit_of_work(func: F, *, mode: str) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.get_data(cache=True):
+            request_json()  # any body must be JSON, also one a view ignores (DELETE): else 400
         claimed = _claim_idempotency_key()
         if isinstance(claimed, Response):
             return claimed
         try:
             response = current_app.make_response(func(*args, **kwargs))
             if response.status_code >= 400:
-                _abandon(claimed)
+                _roll_back_and_release(claimed)
                 return response
             if claimed is not None:
                 headers = {h: v for h in _REPLAYED_HEADERS if (v := response.headers.get(h))}
@@ -168,17 +175,17 @@ def _unit_of_work(func: F, *, mode: str) -> F:
                 request_session().commit()
             return response
         except StaleDataError:
-            _abandon(claimed)
+            _roll_back_and_release(claimed)
             abort(412, message="the resource changed concurrently; GET it again and retry")
         except BaseException:
-            _abandon(claimed)
+            _roll_back_and_release(claimed)
             raise
 
     setattr(wrapper, MODE_ATTRIBUTE, mode)
     return wrapper  # type: ignore[return-value]
 
 
-def _abandon(record_id: int | None) -> None:
+def _roll_back_and_release(record_id: int | None) -> None:
     """Roll back what the view did, and let a retry with the same key run again."""
     session: Session | None = g.get("db_session")
     if session is not None:
@@ -221,7 +228,7 @@ def _claim_idempotency_key() -> int | Response | None:
 
 def _valid_key(key: str) -> bool:
     """1..255 printable ASCII characters (inner spaces allowed, none at either end)."""
-    return 1 <= len(key) <= 255 and key.strip() == key and all(32 <= ord(ch) < 127 for ch in key)
+    return _IDEMPOTENCY_KEY.fullmatch(key) is not None
 
 
 def _fingerprint() -> str:

@@ -454,11 +454,16 @@ def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None 
 
 
 def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> int:
-    """Rescore every candidate against every role (after a model change); rows written."""
+    """Rescore every candidate against every role (after an upgrade that changes the scoring
+    model: ``rolefit rescore``); rows written.
+
+    The roles are locked first, so a role PUT waits for this instead of racing it.
+    """
     month, now = _resolve(as_of)
+    roles = list(session.scalars(sa.select(Role).with_for_update()))
     _delete(session)
     written = _write(session, month, now)
-    for role in session.scalars(sa.select(Role)):
+    for role in roles:
         role.scored_month = month.index
     session.flush()
     return written

@@ -2,8 +2,9 @@
 
 The request appends a row to an in-memory buffer (a few microseconds, no database round trip)
 and a background thread writes the buffer every ``flush_seconds`` or every ``batch_size`` rows,
-whichever comes first; on PostgreSQL with ``COPY``. The price: if a worker process dies abruptly
-(SIGKILL, OOM kill, power loss), the rows of its last ``flush_seconds`` are lost. A normal
+whichever comes first; on PostgreSQL with ``COPY`` (:func:`service.infra.bulk.insert_rows`).
+The price: if a worker process dies abruptly (SIGKILL, OOM kill, power loss), the rows of its
+last ``flush_seconds`` are lost. A normal
 shutdown (SIGTERM, SIGINT, gunicorn's worker timeout, max requests) flushes at exit (``atexit``).
 If the database is unreachable, rows stay buffered and are retried; beyond ``max_buffered`` the
 oldest are dropped and an error is logged with the count. If the database refuses a batch for
@@ -27,6 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine
+
+from service.infra.bulk import insert_rows
 
 log = structlog.get_logger("rolefit.audit")
 
@@ -94,7 +97,7 @@ class BufferedWriter:
                         connection.execute(sa.insert(self._table), rows)
                 else:  # one transaction: the batch is written whole or not at all
                     with self._engine.begin() as connection:
-                        _insert_batch(connection, self._table, rows)
+                        insert_rows(connection, self._table, rows)
             except Exception as error:
                 if _unreachable(error):
                     self._requeue(rows, error)
@@ -172,28 +175,6 @@ def _unreachable(error: Exception) -> bool:
     if isinstance(error, sa.exc.DBAPIError):
         return error.connection_invalidated or isinstance(error, sa.exc.OperationalError)
     return not isinstance(error, sa.exc.StatementError)
-
-
-def _insert_batch(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Write a batch; on PostgreSQL with ``COPY``: measured 8 µs a row, mostly waiting on the
-    server with the GIL released, where a multi-row INSERT through SQLAlchemy costs 45 µs a row
-    of the worker's CPU (bind processing), taken from the requests it serves."""
-    if connection.dialect.name != "postgresql":
-        connection.execute(sa.insert(table), rows)
-        return
-    columns = list(rows[0])
-    copy_sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    driver: Any = connection.connection.driver_connection
-    dbapi: Any = connection.dialect.loaded_dbapi
-    try:
-        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row([row[column] for column in columns])
-    except dbapi.Error as error:
-        # As SQLAlchemy would have raised it: OperationalError, DataError, IntegrityError, ...
-        raise sa.exc.DBAPIError.instance(
-            copy_sql, None, error, dbapi.Error, connection_invalidated=bool(driver.broken)
-        ) from error
 
 
 def _run(ref: weakref.ref[BufferedWriter]) -> None:

@@ -4,39 +4,47 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, text
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 
 def bulk_insert(session: Session, model: type[DeclarativeBase], rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the session's transaction, the fastest way the database offers.
+    """Insert many rows in the session's transaction, the fastest way the database offers
+    (:func:`insert_rows`)."""
+    insert_rows(session.connection(), cast(Table, model.__table__), rows)
 
-    PostgreSQL: ``COPY ... FROM STDIN``, several times faster than a multi-row INSERT for the
+
+def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` into ``table`` on ``connection``, in its transaction.
+
+    PostgreSQL: ``COPY ... FROM STDIN``, several times faster than a multi-row INSERT: for the
     thousands of records of a batch import (psycopg's executemany sent 22,000 pipelined
-    statements for four 500-candidate batches). SQLite: ``executemany``. Every row must have the
+    statements for four 500-candidate batches), and for the audit trail's batches (8 µs a row,
+    mostly waiting on the server with the GIL released, against 45 µs a row of the worker's
+    CPU for a multi-row INSERT through SQLAlchemy). SQLite: ``executemany``. Every row has the
     same keys; values are what the columns' Python types expect (no defaults are applied).
     """
     if not rows:
         return
-    table = cast(Table, model.__table__)
-    connection = session.connection()
     if connection.dialect.name != "postgresql":
         connection.execute(table.insert(), rows)
         return
     columns = list(rows[0])
     names = ", ".join(f'"{name}"' for name in columns)
     sql = f"COPY {table.name} ({names}) FROM STDIN"
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    driver: Any = connection.connection.driver_connection
+    dbapi: Any = connection.dialect.loaded_dbapi
     try:
-        with cursor.copy(sql) as copy:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row([row[name] for name in columns])
-    except connection.dialect.loaded_dbapi.Error as error:
+    except dbapi.Error as error:
         # The driver's own exception, wrapped as SQLAlchemy would (a unique violation becomes
-        # IntegrityError), so callers and the error handler treat it like any other statement.
+        # IntegrityError, a lost connection an invalidated OperationalError), so callers and
+        # the error handler treat it like any other statement.
         raise DBAPIError.instance(
-            sql, None, error, connection.dialect.loaded_dbapi.Error
+            sql, None, error, dbapi.Error, connection_invalidated=bool(driver.broken)
         ) from error
 
 

@@ -6,9 +6,10 @@ or instance is seen by all of them on their next request, at no extra round trip
 
 Every flush that writes a row of a catalog table (a competency or alias, a role, a version or
 responsibility, a role's ``scored_month``) replaces the token in the same transaction: the
-:func:`_catalog_written` listener below, registered with every model. No use case has to
-remember to do it. Tokens are random and never reused, so a cache entry cannot be mistaken for
-another state of the database, and a rolled-back token is never seen by anyone.
+:func:`_catalog_written` listener below, registered on every Session as the models are
+imported. No use case has to remember to do it. Tokens are random and never reused, so a cache
+entry cannot be mistaken for another state of the database, and a rolled-back token is never
+seen by anyone.
 """
 
 from __future__ import annotations

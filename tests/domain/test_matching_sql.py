@@ -492,3 +492,29 @@ def test_current_month() -> None:
     }
     with pytest.raises(ValueError, match="naive"):
         matching.current_month(datetime(2026, 6, 1))
+
+
+def test_rolefit_rescore_rewrites_every_score_for_this_month(
+    session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command an operator runs after a scoring-model change: every match, this month."""
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    world = new_world(session)
+    rnd = random.Random(11)
+    keys = sorted(world.competency_ids)
+    for _ in range(5):
+        add_candidate(session, world, random_records(rnd, keys, AS_OF))
+    matching.rescore_all(session, as_of=scoring.Month(2020, 1))
+    session.commit()
+
+    monkeypatch.setenv("ROLEFIT_DATABASE_URL", database_url)
+    result = CliRunner().invoke(main, ["rescore"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"scores written: {5 * len(world.roles)}"
+    session.expire_all()
+    month = matching.current_month().index
+    assert {m.as_of_month for m in stored(session).values()} == {month}
+    assert set(session.scalars(select(Role.scored_month))) == {month}

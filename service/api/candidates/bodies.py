@@ -31,6 +31,11 @@ def candidate_body(
         "external_id": candidate.external_id,
         "source": candidate.source,
         "name": candidate.name,
+    }
+    if show_contact:
+        body["email"] = candidate.email
+        body["phone"] = candidate.phone
+    body |= {
         "headline": candidate.headline,
         "years_experience": candidate.years_experience,
         "competencies": [record_body(r) for r in records],
@@ -38,7 +43,4 @@ def candidate_body(
         "updated_at": rfc3339(candidate.updated_at),
         "legal_hold": candidate.legal_hold,
     }
-    if show_contact:
-        body["email"] = candidate.email
-        body["phone"] = candidate.phone
     return body

@@ -14,6 +14,7 @@ from service.api.schemas import (
     PageArgsSchema,
     PageSchema,
     Pattern,
+    ProblemSchema,
     Timestamp,
     text,
 )
@@ -32,16 +33,10 @@ EMAIL_PATTERN = (
 
 
 class MonthField(fields.Field[scoring.Month]):
-    """A month, ``YYYY-MM`` (a full date is accepted on input; the day is ignored)."""
+    """A month, ``YYYY-MM`` (a full date is accepted on input; the day is ignored). Bodies show
+    it as ``YYYY-MM`` (:mod:`.bodies`)."""
 
     default_error_messages = {"invalid": "a month as YYYY-MM, e.g. 2026-06"}
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, int):
-            value = scoring.Month.from_index(value)
-        return str(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> scoring.Month:
         if not isinstance(value, str) or not MONTH_PATTERN.fullmatch(value):
@@ -210,7 +205,10 @@ class BatchResultSchema(Schema):
     index = fields.Integer(required=True)
     status = fields.Integer(required=True, metadata={"description": "201, 409 or 422"})
     id = fields.UUID(metadata={"description": "The new candidate's id (status 201)"})
-    problem = fields.Dict(metadata={"description": "A problem document (status 4xx)"})
+    problem = fields.Nested(
+        ProblemSchema,
+        metadata={"description": "Why this item was not created (status 409 or 422)"},
+    )
 
 
 class BatchResponseSchema(Schema):

@@ -11,11 +11,9 @@ from service.models import Role, RoleVersion
 def role_body(role: Role, version: RoleVersion, keys: dict[int, str]) -> dict[str, Any]:
     """``role`` at ``version``; ``keys`` names competencies by id."""
     return {
-        "key": role.key,
         "title": version.title,
         "summary": version.summary,
         "focus": version.focus,
-        "version": version.version,
         "responsibilities": [
             {
                 "competency": keys[r.competency_id],
@@ -26,6 +24,8 @@ def role_body(role: Role, version: RoleVersion, keys: dict[int, str]) -> dict[st
             }
             for r in version.responsibilities
         ],
+        "key": role.key,
+        "version": version.version,
         "created_at": rfc3339(role.created_at),
         "updated_at": rfc3339(version.created_at),
     }
