@@ -23,6 +23,7 @@ run: $(STAMP)
 	@KEY=$$($(BIN)/rolefit keys create --name "demo admin $$(date +%s)" --preset admin | tail -n 1); \
 	echo; echo "Demo admin key: $$KEY"; \
 	echo "Try:  curl -s -H 'Authorization: Bearer $$KEY' http://127.0.0.1:8000/v1/roles"; \
+	echo "Jobs: curl -s -H 'Authorization: Bearer $$KEY' http://127.0.0.1:8000/v1/jobs"; \
 	echo "Docs: http://127.0.0.1:8000/docs"; echo
 	$(BIN)/rolefit serve --bind 127.0.0.1:8000
 

@@ -90,14 +90,16 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def _register_blueprints(api: ProblemApi) -> None:
+    from service.api.applications.routes import blp as applications
     from service.api.audit.routes import blp as audit
     from service.api.candidates.routes import blp as candidates
     from service.api.competencies.routes import blp as competencies
+    from service.api.jobs.routes import blp as jobs
     from service.api.matching.routes import blp as matching
     from service.api.ops import blp as ops
     from service.api.roles.routes import blp as roles
 
-    for blueprint in (ops, competencies, roles, candidates, matching, audit):
+    for blueprint in (ops, competencies, roles, candidates, matching, jobs, applications, audit):
         api.register_blueprint(blueprint)
 
 

@@ -42,7 +42,7 @@ def db_upgrade(revision: str) -> None:
     if report is None:
         click.echo("built-in data: loaded at the head revision only")
     else:
-        added = report.competencies_added + report.roles_added
+        added = report.competencies_added + report.roles_added + report.reasons_added
         click.echo("built-in data: " + (f"added {', '.join(added)}" if added else "up to date"))
     database.dispose()
 
@@ -144,14 +144,19 @@ def serve(bind: str | None, workers: int | None) -> None:
 @click.option("--candidates", "count", type=int, default=200, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo(count: int, seed: int) -> None:
-    """Load deterministic synthetic demo candidates (same seed, same candidates)."""
+    """Load deterministic synthetic demo candidates (same seed, same candidates), and a demo
+    pipeline: a tpm and a tmp job with applications moved through their stages."""
     from service.domain.demo import load_demo
+    from service.domain.demo_pipeline import load_demo_pipeline
 
     database = _database()
     with database.session() as session:
         created, skipped = load_demo(session, count=count, seed=seed, on_chunk=session.commit)
         session.commit()
+        jobs, applications = load_demo_pipeline(session, seed=seed)
+        session.commit()
     click.echo(f"demo candidates: {created} created, {skipped} already there")
+    click.echo(f"demo pipeline: {jobs} jobs and {applications} applications added")
     database.dispose()
 
 

@@ -8,6 +8,7 @@ exactly as generated.
 - Competency and role references name built-in ones, each at most once in a list (so a list
   holds at most as many records as there are competencies): a random string names nothing,
   and every such request would stop at a documented 422.
+- Stage names are unique within a job (a generator repeats short names).
 - An ``external_id`` comes with a ``source`` (on PATCH the rule involves the stored source, so
   the document states it in prose).
 - A generated ``cursor`` is dropped: cursors are opaque and issued by the service
@@ -56,6 +57,11 @@ def realistic(body: Any) -> Any:
     wanted = mapped.get("roles")
     if isinstance(wanted, list) and all(isinstance(r, str) for r in wanted):
         mapped["roles"] = roles[: max(1, min(len(wanted), len(roles)))]
+    stages = mapped.get("stages")
+    if isinstance(stages, list):
+        for index, stage in enumerate(stages):
+            if isinstance(stage, dict) and isinstance(stage.get("name"), str):
+                stage["name"] = f"{stage['name'][:90]} #{index}"
     if mapped.get("external_id") is not None and mapped.get("source") is None:
         mapped["source"] = "fuzz"
     return mapped

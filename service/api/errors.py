@@ -93,7 +93,7 @@ def problem_body(
 
 def domain_problem_body(error: DomainError, *, instance: str | None = None) -> dict[str, Any]:
     """The problem document of a domain exception."""
-    status = _DOMAIN_STATUS.get(type(error), 400)
+    status = next((_DOMAIN_STATUS[c] for c in type(error).__mro__ if c in _DOMAIN_STATUS), 400)
     errors = error.errors if isinstance(error, Invalid) else None
     return problem_body(
         status,

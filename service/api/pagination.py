@@ -13,11 +13,13 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 from flask import request
-from flask_smorest import abort
+
+from service.api.errors import abort
 
 CURSOR_VERSION = 1
 MAX_CURSOR_LENGTH = 512
@@ -69,8 +71,13 @@ def decode_cursor(cursor: str, list_name: str, types: Sequence[type]) -> list[An
     except (ValueError, TypeError, UnicodeError, RecursionError, binascii.Error):
         valid = False
     if not valid:
-        abort(400, message=_INVALID)
+        invalid_cursor()
     return list(key)
+
+
+def invalid_cursor() -> NoReturn:
+    """Refuse the request's cursor: a 400 (start from page one)."""
+    abort(400, message=_INVALID)
 
 
 def parse_uuid_cursor(value: str) -> uuid.UUID:
@@ -78,8 +85,18 @@ def parse_uuid_cursor(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        abort(400, message=_INVALID)
-        raise
+        invalid_cursor()
+
+
+def parse_instant_cursor(value: str) -> datetime:
+    """A timestamp cursor part (ISO 8601 with an offset); 400 when it is not one."""
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        invalid_cursor()
+    if instant.tzinfo is None:
+        invalid_cursor()
+    return instant
 
 
 def page_response(

@@ -148,6 +148,21 @@ class ProblemSchema(Schema):
     owner = fields.String(
         metadata={"description": "409 on a competency: the key of the one holding the name"}
     )
+    current_stage = fields.String(
+        metadata={"description": "409 stage-conflict: the stage id the application is in"}
+    )
+    current_stage_name = fields.String(allow_none=True)
+    current_status = fields.String(
+        metadata={"description": "409 on an action or a job status move: the status now"}
+    )
+    requested_status = fields.String()
+    active_applications = fields.Integer(
+        metadata={"description": "409 on a stage edit: active applications in removed stages"}
+    )
+    hired = fields.Integer(metadata={"description": "409 on openings: hires so far"})
+    must_haves_met = fields.Boolean(
+        metadata={"description": "409 on a missing-must-have rejection: the match meets them"}
+    )
 
 
 class HealthSchema(Schema):

@@ -31,6 +31,8 @@ SCOPES: tuple[str, ...] = (
     "candidates:pii",
     "candidates:erase",
     "matches:read",
+    "pipeline:read",
+    "pipeline:write",
     "audit:read",
     "keys:admin",
 )
@@ -45,12 +47,22 @@ PRESETS: dict[str, frozenset[str]] = {
             "candidates:pii",
             "candidates:erase",
             "matches:read",
+            "pipeline:read",
+            "pipeline:write",
         }
     ),
     "recruiter": frozenset(
-        {"roles:read", "candidates:read", "candidates:write", "candidates:pii", "matches:read"}
+        {
+            "roles:read",
+            "candidates:read",
+            "candidates:write",
+            "candidates:pii",
+            "matches:read",
+            "pipeline:read",
+            "pipeline:write",
+        }
     ),
-    "dashboard": frozenset({"roles:read", "candidates:read", "matches:read"}),
+    "dashboard": frozenset({"roles:read", "candidates:read", "matches:read", "pipeline:read"}),
 }
 
 # last_used_at is written at most this often per key, so authentication stays one read.

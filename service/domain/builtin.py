@@ -1,4 +1,5 @@
-"""Loads the built-in taxonomy and role profiles (``service/data/builtin.yaml``).
+"""Loads the built-in taxonomy and role profiles (``service/data/builtin.yaml``) and the
+built-in rejection reasons (:data:`service.domain.jobs.BUILTIN_REASONS`).
 
 Only what is missing is added: a competency or role that already exists, edited by the
 deployment or not, is left exactly as it is, so running the loader again changes nothing.
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.domain.competencies import create_competency
+from service.domain.jobs import load_builtin_reasons
 from service.domain.roles import RoleDraft, create_role
 from service.models import Competency, Role
 
@@ -23,6 +25,7 @@ from service.models import Competency, Role
 class LoadReport:
     competencies_added: list[str] = field(default_factory=list)
     roles_added: list[str] = field(default_factory=list)
+    reasons_added: list[str] = field(default_factory=list)
 
 
 def builtin_data() -> dict[str, Any]:
@@ -60,4 +63,5 @@ def load_builtin(session: Session) -> LoadReport:
         )
         create_role(session, item["key"], draft, by_key=None)
         report.roles_added.append(item["key"])
+    report.reasons_added = load_builtin_reasons(session)
     return report

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.domain import catalog, matching, scoring
+from service.domain.applications import erase_candidate_applications
 from service.domain.competencies import contains_pattern
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound
 from service.domain.taxonomy import Taxonomy, resolve_names
@@ -252,7 +253,8 @@ def erase_candidate(
     erased_by_key_id: str | None = None,
     actor: str = "api",
 ) -> None:
-    """Erase a candidate for good: profile, records, stored matches, replayable responses.
+    """Erase a candidate for good: profile, records, stored matches, replayable responses, and
+    what their applications held of them (the applications stay, anonymous, for the funnels).
 
     What stays is a tombstone (the id, when, and which key or job erased it) and the audit
     events, which hold ids only. The API (``DELETE``) and retention (``rolefit retention run``)
@@ -267,6 +269,8 @@ def erase_candidate(
     session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.response_body.contains(str(candidate.id)))
     )
+    # Their applications stay for the funnels, without anything of the person.
+    erase_candidate_applications(session, candidate.id)
     # The foreign keys cascade too; explicit deletes do not depend on SQLite's pragma.
     session.execute(delete(Match).where(Match.candidate_id == candidate.id))
     session.execute(

@@ -27,6 +27,13 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class StageConflict(Conflict):
+    """A move that names a ``from_stage`` the application is no longer in."""
+
+    slug = "stage-conflict"
+    title = "Stage conflict"
+
+
 class Invalid(DomainError):
     """Input that parsed but breaks a rule; ``errors`` maps field paths to messages."""
 

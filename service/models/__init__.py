@@ -1,18 +1,21 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
 from service.models.apikey import ApiKey
+from service.models.application import Application, Transition
 from service.models.audit import AuditEvent
 from service.models.candidate import Candidate, CandidateCompetency
 from service.models.catalog import CatalogState
 from service.models.competency import Competency, CompetencyAlias
 from service.models.erasure import CandidateTombstone
 from service.models.idempotency import IdempotencyRecord
+from service.models.job import Job, JobStage, RejectionReason
 from service.models.match import Match
 from service.models.ratelimit import RateLimitCounter
 from service.models.role import Responsibility, Role, RoleVersion
 
 __all__ = [
     "ApiKey",
+    "Application",
     "AuditEvent",
     "Candidate",
     "CandidateCompetency",
@@ -21,9 +24,13 @@ __all__ = [
     "Competency",
     "CompetencyAlias",
     "IdempotencyRecord",
+    "Job",
+    "JobStage",
     "Match",
     "RateLimitCounter",
+    "RejectionReason",
     "Responsibility",
     "Role",
     "RoleVersion",
+    "Transition",
 ]

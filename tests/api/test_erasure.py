@@ -29,6 +29,12 @@ PERSONAL = {
     "headline": "Erasure headline 4411",
 }
 NOTE = "erasure note 9087"
+# What a recruiter writes about the person in the pipeline.
+PIPELINE = {
+    "detail": "referred by Zelda's cousin 6161",
+    "move": "erasure move note 7272",
+    "reject": "erasure rejection note 8383",
+}
 LATER = {"headline": "Erasure headline patched 5522", "note": "erasure note replaced 3344"}
 KEEPER = {
     "name": "Kept Person-Survivor",
@@ -123,15 +129,45 @@ def test_erasure_leaves_no_personal_data_in_any_table(
     assert replaced.status_code == 200
     for url in (f"/v1/candidates/{cid}/matches", "/v1/roles/tpm/matches", "/v1/candidates"):
         assert client.get(url, headers=hr).status_code == 200
+    job = client.post(
+        "/v1/jobs", json={"title": "Erasure job", "role": "tpm", "status": "open"}, headers=hr
+    ).get_json()
+    application = client.post(
+        "/v1/applications",
+        json={
+            "candidate_id": cid,
+            "job_id": job["id"],
+            "source": {"channel": "referral", "detail": PIPELINE["detail"]},
+        },
+        headers=hr,
+    )
+    assert application.status_code == 201, application.data
+    app_id, stages = application.get_json()["id"], [s["id"] for s in job["stages"]]
+    moved = client.post(
+        f"/v1/applications/{app_id}/move",
+        json={"from_stage": stages[0], "to_stage": stages[1], "note": PIPELINE["move"]},
+        headers={**hr, "If-Match": application.headers["ETag"]},
+    )
+    rejected = client.post(
+        f"/v1/applications/{app_id}/reject",
+        json={"reason": "weaker-than-others", "note": PIPELINE["reject"]},
+        headers={**hr, "If-Match": moved.headers["ETag"]},
+    )
+    assert rejected.status_code == 200, rejected.data
+    funnel_before = client.get(f"/v1/jobs/{job['id']}/funnel", headers=hr).get_json()
     before = dump_every_table(database)
     assert PERSONAL["email"] in before and LATER["note"] in before  # the dump sees the data
+    assert all(value in before for value in PIPELINE.values())
 
     assert client.delete(f"/v1/candidates/{cid}", headers=hr).status_code == 204
     app.extensions["rolefit.audit"].flush()
 
     after = dump_every_table(database)
-    for value in [*PERSONAL.values(), NOTE, *LATER.values()]:
+    for value in [*PERSONAL.values(), NOTE, *LATER.values(), *PIPELINE.values()]:
         assert value not in after, f"{value!r} survived erasure"
+    # The application stays, anonymous, so the job's funnel is what it was.
+    assert client.get(f"/v1/jobs/{job['id']}/funnel", headers=hr).get_json() == funnel_before
+    assert client.get(f"/v1/applications/{app_id}", headers=hr).status_code == 404
     for value in KEEPER.values():
         assert value in after  # nobody else's data went
     assert keeper in after

@@ -15,6 +15,7 @@ gets its own 422 result inside a 200, and never blocks the others (still, nothin
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,12 +24,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from service import create_app
+from service.domain.applications import Actor, act, create_application
 from service.domain.builtin import builtin_data
+from service.domain.candidates import create_candidate
 from service.infra.database import Database
-from service.infra.orm import Base
+from service.infra.orm import Base, utcnow
+from service.models import Candidate, Job, JobStage, Role
 from tests.conftest import make_config
 
 PROBLEM = "application/problem+json"
@@ -71,6 +76,17 @@ ROLE_BODY = {
         }
     ],
 }
+# The pipeline's fixed ids (the send fixture creates them): job A takes new applications and
+# stage edits; job B holds the applications that the actions act on.
+JOB_A = uuid.UUID("00000000-0000-7000-8000-00000000000a")
+JOB_B = uuid.UUID("00000000-0000-7000-8000-00000000000b")
+STAGE_B1 = uuid.UUID("00000000-0000-7000-8000-0000000000b1")
+STAGE_B2 = uuid.UUID("00000000-0000-7000-8000-0000000000b2")
+APPLICANT = uuid.UUID("00000000-0000-7000-8000-0000000000c1")
+NOTE = {"note": "decided in the debrief"}
+# Which application each action acts on (by the status the action needs).
+ACTION_TARGETS = {"move": "active", "reject": "active", "hire": "active"}
+ACTION_TARGETS |= {"unreject": "rejected", "unhire": "hired"}
 # A valid body for every write endpoint, keyed by (method, rule): the baseline that each
 # example breaks in one place.
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
@@ -98,6 +114,27 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/candidates/<uuid:candidate_id>/competencies"): {"competencies": [RECORD]},
     ("POST", "/v1/candidates/batch"): {"candidates": [CANDIDATE]},
     ("POST", "/v1/match"): {"competencies": [RECORD], "roles": ["tpm"]},
+    ("POST", "/v1/jobs"): {"title": "Fuzz job", "role": "tpm", "department": "QA"},
+    ("PATCH", "/v1/jobs/<uuid:job_id>"): {"title": "Renamed job", "location": "Remote"},
+    ("PUT", "/v1/jobs/<uuid:job_id>/stages"): {
+        "stages": [{"name": "Applied", "kind": "applied"}, {"name": "Panel", "kind": "interview"}]
+    },
+    ("POST", "/v1/rejection-reasons"): {"key": "fuzz-reason", "name": "Fuzz", "type": "other"},
+    ("PATCH", "/v1/rejection-reasons/<string:key>"): {"name": "Other reasons"},
+    ("POST", "/v1/applications"): {
+        "candidate_id": str(APPLICANT),
+        "job_id": str(JOB_A),
+        "source": {"channel": "referral", "detail": "a colleague"},
+    },
+    ("POST", "/v1/applications/<uuid:application_id>/move"): {
+        "from_stage": str(STAGE_B1),
+        "to_stage": str(STAGE_B2),
+        "note": "strong screen",
+    },
+    ("POST", "/v1/applications/<uuid:application_id>/reject"): {"reason": "other", **NOTE},
+    ("POST", "/v1/applications/<uuid:application_id>/unreject"): NOTE,
+    ("POST", "/v1/applications/<uuid:application_id>/hire"): NOTE,
+    ("POST", "/v1/applications/<uuid:application_id>/unhire"): NOTE,
 }
 BATCH = ("POST", "/v1/candidates/batch")
 
@@ -140,15 +177,21 @@ def send(
     assert created.status_code == 201
     values = {
         "candidate_id": created.get_json()["id"],
+        "job_id": str(JOB_A),
         "/v1/roles/": "tpm",
         "/v1/competencies/": COMPETENCIES[2],
+        "/v1/rejection-reasons/": "other",
     }
+    applications = _pipeline(database)
 
     def url_for(rule: Rule) -> str:
         args = {}
         for name in rule.arguments:
             if name == "key":
                 args[name] = next(v for p, v in values.items() if rule.rule.startswith(p))
+            elif name == "application_id":
+                action = rule.rule.rsplit("/", 1)[-1]
+                args[name] = applications[ACTION_TARGETS.get(action, "active")]
             else:
                 args[name] = values[name]
         return rule.build(args, append_unknown=False)[1]  # type: ignore[index]
@@ -157,13 +200,55 @@ def send(
 
     def request(method: str, rule: str, body: bytes, idempotency_key: str | None = None) -> Any:
         headers = {**admin_headers, "Content-Type": "application/json"}
-        if method in ("PUT", "PATCH"):
+        if method in ("PUT", "PATCH") or rule.startswith("/v1/applications/<"):
             headers["If-Match"] = "*"  # any current version: only the body can be at fault
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         return client.open(url_for(rules[rule]), method=method, data=body, headers=headers)
 
     return request
+
+
+def _pipeline(database: Database) -> dict[str, str]:
+    """Jobs A (open, empty) and B (open, with an active, a rejected and a hired application),
+    with the fixed ids the sample bodies name; the applications' ids by status."""
+    actor = Actor(key_id=None, name="fuzz")
+    with database.session() as session:
+        role_id = session.scalar(select(Role.id).where(Role.key == "tpm"))
+        now = utcnow()
+        for job_id, stage_ids in ((JOB_A, (None, None)), (JOB_B, (STAGE_B1, STAGE_B2))):
+            stages = [
+                JobStage(id=stage_id or uuid.uuid4(), name=name, kind=kind, position=position)
+                for position, (stage_id, (name, kind)) in enumerate(
+                    zip(stage_ids, [("Applied", "applied"), ("Screen", "screen")], strict=True),
+                    start=1,
+                )
+            ]
+            session.add(
+                Job(
+                    id=job_id,
+                    title=f"job {job_id}",
+                    role_id=role_id,
+                    status="open",
+                    openings=3,
+                    opened_at=now,
+                    stages=stages,
+                )
+            )
+        session.add(Candidate(id=APPLICANT, name="Applicant"))
+        by_status = {}
+        for status in ("active", "rejected", "hired"):
+            candidate = create_candidate(session, {"name": f"In pipeline, {status}"})
+            application = create_application(
+                session, {"candidate_id": candidate.id, "job_id": JOB_B}, actor
+            )
+            if status == "rejected":
+                act(session, application, "reject", {"reason": "other"}, actor)
+            elif status == "hired":
+                act(session, application, "hire", {}, actor)
+            by_status[status] = str(application.id)
+        session.commit()
+    return by_status
 
 
 def assert_refused(method: str, rule: str, response: Any) -> None:

@@ -72,8 +72,15 @@ def v1_operations(app: Flask) -> list[tuple[str, str, str]]:
     return sorted(table)  # type: ignore[arg-type]
 
 
+# Pipeline resources that none of these tests needs to exist (each is refused before, or 404).
+ABSENT_JOB = "00000000-0000-7000-8000-0000000000f1"
+ABSENT_APPLICATION = "00000000-0000-7000-8000-0000000000f2"
+
+
 def url_for_rule(rule: str, candidate_id: str, role: str = "tpm") -> str:
     url = rule.replace("<uuid:candidate_id>", candidate_id)
+    url = url.replace("<uuid:job_id>", ABSENT_JOB)
+    url = url.replace("<uuid:application_id>", ABSENT_APPLICATION)
     url = url.replace("<string:key>", role).replace("<int:version>", "1")
     assert "<" not in url, f"no sample value for a parameter of {rule}: add one here"
     return url
@@ -307,8 +314,10 @@ class TestAPI4UnrestrictedResourceConsumption:
             if any(p.get("name") == "limit" for p in item.get("get", {}).get("parameters", []))
         ]
         assert len(lists) >= 6
+        job = client.post("/v1/jobs", json={"title": "T", "role": "tpm"}, headers=admin_headers)
         for path in lists:
             url = path.replace("{candidate_id}", candidate).replace("{key}", "tpm")
+            url = url.replace("{job_id}", job.get_json()["id"])
             for limit in ("0", "201", "-1", "99999999999"):
                 response = client.get(url, query_string={"limit": limit}, headers=admin_headers)
                 assert_problem(response, 422)

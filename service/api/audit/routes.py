@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import abort
 
 from service.api.audit.bodies import event_body
 from service.api.audit.recording import audited, writer
@@ -15,7 +14,13 @@ from service.api.auth import requires
 from service.api.blueprint import Blueprint
 from service.api.jsonio import json_response
 from service.api.openapi import problem_doc
-from service.api.pagination import LINK_HEADER, decode_cursor, page_response
+from service.api.pagination import (
+    LINK_HEADER,
+    decode_cursor,
+    invalid_cursor,
+    page_response,
+    parse_instant_cursor,
+)
 from service.api.unit_of_work import request_session
 from service.domain import audit
 
@@ -28,14 +33,9 @@ _LIST = "audit-events"
 
 def _position(cursor: str) -> tuple[datetime, int]:
     at, last_id = decode_cursor(cursor, _LIST, (str, str))
-    try:
-        position = datetime.fromisoformat(at), int(last_id)
-    except ValueError:
-        abort(400, message="the cursor is invalid or belongs to another list; start from page one")
-        raise
-    if position[0].tzinfo is None:
-        abort(400, message="the cursor is invalid or belongs to another list; start from page one")
-    return position
+    if not last_id.isdigit():
+        invalid_cursor()
+    return parse_instant_cursor(at), int(last_id)
 
 
 @blp.route("")

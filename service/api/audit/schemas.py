@@ -15,6 +15,11 @@ RESOURCE_TYPES = (
     "role",
     "competency",
     "audit-event",
+    "job",
+    "job-funnel",
+    "rejection-reason",
+    "application",
+    "transition",
 )
 
 

@@ -1,0 +1,528 @@
+"""Applications and their history: the hiring pipeline's state machine, in one place.
+
+An application is ``active`` in one of its job's stages until it is ``rejected`` (it keeps the
+stage it was rejected in) or ``hired``; :data:`ACTIONS` says which action is allowed from which
+status and where it leads, and :func:`_act` is the only function that changes an application.
+Each change appends one :class:`~service.models.Transition` in the same transaction, numbered
+``seq`` 1, 2, 3 within the application, carrying who acted, why, and the candidate's stored
+match for the job's role at that moment (read from ``matches``, never recomputed here).
+Nothing updates or deletes a transition, except erasure, which clears its note.
+
+Concurrency: the application row's version is the optimistic lock (the API checks If-Match
+first; a writer that lost the race fails on the version check, a 412). Hiring increments the
+job's ``hired`` with one conditional UPDATE (``hired < openings``), and a CHECK constraint
+stands behind it: no two concurrent hires can fill more openings than the job has.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.domain.errors import Conflict, Invalid, NotFound, StageConflict
+from service.domain.jobs import current_stages, get_job, get_reason
+from service.infra.orm import utcnow
+from service.models import Application, Candidate, Job, JobStage, Match, RejectionReason, Transition
+
+NOTE_MAX = 2000
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an API key (id and name), or a job of the command line."""
+
+    key_id: str | None
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Action:
+    """One row of pipeline.md's action table."""
+
+    kind: str  # the transition it writes
+    allowed_from: str  # the application status it needs
+    to_status: str
+
+
+ACTIONS: dict[str, Action] = {
+    "move": Action("moved", "active", "active"),
+    "reject": Action("rejected", "active", "rejected"),
+    "unreject": Action("unrejected", "rejected", "active"),
+    "hire": Action("hired", "active", "hired"),
+    "unhire": Action("unhired", "hired", "active"),
+}
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def get_application(session: Session, application_id: uuid.UUID) -> Application:
+    """An application that can be shown; an erased candidate's are gone from every endpoint."""
+    application = session.get(Application, application_id)
+    if application is None or application.erased:
+        raise NotFound(f"no application {application_id}")
+    return application
+
+
+def list_applications(
+    session: Session,
+    *,
+    limit: int,
+    after: uuid.UUID | None = None,
+    job_id: uuid.UUID | None = None,
+    candidate_id: uuid.UUID | None = None,
+    status: str | None = None,
+    stage_id: uuid.UUID | None = None,
+    updated_after: datetime | None = None,
+) -> list[Application]:
+    """Up to ``limit`` applications in creation order after the id ``after``."""
+    query = (
+        select(Application)
+        .where(Application.erased.is_(False))
+        .order_by(Application.id)
+        .limit(limit)
+    )
+    for column, value in (
+        (Application.job_id, job_id),
+        (Application.candidate_id, candidate_id),
+        (Application.status, status),
+        (Application.stage_id, stage_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if after is not None:
+        query = query.where(Application.id > after)
+    if updated_after is not None:
+        query = query.where(Application.updated_at > updated_after)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class MatchSnapshot:
+    """A candidate's stored match for a role, as an application or transition shows it."""
+
+    score_hundredths: int
+    band: str
+    must_haves_met: bool
+    role_version: int
+    model_version: str
+    inputs_hash: str
+
+
+def matches_for(
+    session: Session, pairs: Sequence[tuple[int, uuid.UUID | None]]
+) -> dict[tuple[int, uuid.UUID], MatchSnapshot]:
+    """The stored matches of (role id, candidate id) pairs, in one query."""
+    wanted = {(r, c) for r, c in pairs if c is not None}
+    if not wanted:
+        return {}
+    m = Match
+    rows = session.execute(
+        select(
+            m.role_id,
+            m.candidate_id,
+            m.score_hundredths,
+            m.band,
+            m.must_haves_met,
+            m.role_version,
+            m.model_version,
+            m.inputs_hash,
+        ).where(sa.tuple_(m.role_id, m.candidate_id).in_(sorted(wanted, key=str)))
+    )
+    return {(r[0], r[1]): MatchSnapshot(*r[2:]) for r in rows}
+
+
+def _snapshot(session: Session, job: Job, candidate_id: uuid.UUID | None) -> MatchSnapshot | None:
+    return matches_for(session, [(job.role_id, candidate_id)]).get((job.role_id, candidate_id))  # type: ignore[arg-type]
+
+
+def transitions_of(session: Session, application: Application) -> list[Transition]:
+    return list(
+        session.scalars(
+            select(Transition)
+            .where(Transition.application_id == application.id)
+            .order_by(Transition.seq)
+        )
+    )
+
+
+def transition_feed(
+    session: Session,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    job_id: uuid.UUID | None = None,
+    kind: str | None = None,
+    occurred_after: datetime | None = None,
+) -> list[Transition]:
+    """Transitions oldest first (occurred_at, then id), strictly after the keyset ``after``;
+    those of erased candidates' applications are left out."""
+    t = Transition
+    query = (
+        select(t)
+        .join(Application, Application.id == t.application_id)
+        .where(Application.erased.is_(False))
+        .order_by(t.occurred_at, t.id)
+        .limit(limit)
+    )
+    if job_id is not None:
+        query = query.where(t.job_id == job_id)
+    if kind is not None:
+        query = query.where(t.kind == kind)
+    if occurred_after is not None:
+        query = query.where(t.occurred_at > occurred_after)
+    if after is not None:
+        at, last_id = after
+        query = query.where(
+            sa.or_(t.occurred_at > at, sa.and_(t.occurred_at == at, t.id > last_id))
+        )
+    return list(session.scalars(query))
+
+
+def job_ranking(
+    session: Session,
+    job: Job,
+    *,
+    limit: int,
+    after: tuple[int, uuid.UUID] | None = None,
+    status: str | None = None,
+    stage_id: uuid.UUID | None = None,
+    min_score_hundredths: int | None = None,
+    must_haves_met: bool | None = None,
+) -> list[tuple[Application, Candidate, Match | None]]:
+    """The job's applications, best match first (must-haves met, score), then application id;
+    strictly after the keyset ``after`` = (rank key, application id)."""
+    rank = func.coalesce(Match.rank_key, -1)
+    query = (
+        select(Application, Candidate, Match, rank.label("rank"))
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .outerjoin(
+            Match,
+            sa.and_(Match.candidate_id == Application.candidate_id, Match.role_id == job.role_id),
+        )
+        .where(Application.job_id == job.id, Application.erased.is_(False))
+        .order_by(rank.desc(), Application.id)
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(Application.status == status)
+    if stage_id is not None:
+        query = query.where(Application.stage_id == stage_id)
+    if min_score_hundredths is not None:
+        query = query.where(Match.score_hundredths >= min_score_hundredths)
+    if must_haves_met is not None:
+        query = query.where(Match.must_haves_met.is_(must_haves_met))
+    if after is not None:
+        rank_key, last_id = after
+        query = query.where(
+            sa.or_(rank < rank_key, sa.and_(rank == rank_key, Application.id > last_id))
+        )
+    return [(a, c, m) for a, c, m, _rank in session.execute(query)]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _stage_of(job: Job, stage_id: uuid.UUID) -> JobStage:
+    for stage in current_stages(job):
+        if stage.id == stage_id:
+            return stage
+    raise NotFound(f"job {job.id} has no stage {stage_id}")
+
+
+def _record(
+    session: Session,
+    application: Application,
+    job: Job,
+    *,
+    kind: str,
+    from_stage: uuid.UUID | None,
+    from_status: str | None,
+    reason: str | None,
+    note: str | None,
+    actor: Actor,
+    at: datetime,
+) -> Transition:
+    """Append the application's next transition, with the match the recruiter saw."""
+    last = session.scalar(
+        select(func.max(Transition.seq)).where(Transition.application_id == application.id)
+    )
+    match = _snapshot(session, job, application.candidate_id)
+    transition = Transition(
+        application_id=application.id,
+        job_id=job.id,
+        seq=(last or 0) + 1,
+        kind=kind,
+        from_stage_id=from_stage,
+        to_stage_id=application.stage_id,
+        from_status=from_status,
+        to_status=application.status,
+        reason=reason,
+        note=note,
+        actor_key_id=actor.key_id,
+        actor_name=actor.name,
+        score_hundredths=match.score_hundredths if match else None,
+        band=match.band if match else None,
+        must_haves_met=match.must_haves_met if match else None,
+        role_version=match.role_version if match else None,
+        model_version=match.model_version if match else None,
+        inputs_hash=match.inputs_hash if match else None,
+        occurred_at=at,
+    )
+    session.add(transition)
+    session.flush()
+    return transition
+
+
+def create_application(session: Session, data: dict[str, Any], actor: Actor) -> Application:
+    """A candidate applies to an open job: the application and its ``created`` transition."""
+    job = get_job(session, data["job_id"])
+    candidate = session.get(Candidate, data["candidate_id"])
+    if candidate is None:
+        raise NotFound(f"no candidate {data['candidate_id']}")
+    if job.status != "open":
+        raise Conflict(f"job {job.id} is {job.status}: applications need an open job")
+    stages = current_stages(job)
+    stage = _stage_of(job, data["stage"]) if data.get("stage") else stages[0]
+    now = utcnow()
+    applied_at = data.get("applied_at") or now
+    if applied_at > now:
+        raise Invalid("applied_at is in the future", {"applied_at": ["not in the future"]})
+    _one_active(session, candidate.id, job.id)
+    source = data.get("source") or {}
+    application = Application(
+        candidate_id=candidate.id,
+        job_id=job.id,
+        status="active",
+        stage_id=stage.id,
+        source_channel=source.get("channel", "applied"),
+        source_detail=source.get("detail"),
+        applied_at=applied_at,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(application)
+            session.flush()
+    except IntegrityError:
+        _one_active(session, candidate.id, job.id)  # a concurrent application won: name it
+        raise
+    _record(
+        session,
+        application,
+        job,
+        kind="created",
+        from_stage=None,
+        from_status=None,
+        reason=None,
+        note=None,
+        actor=actor,
+        at=applied_at,
+    )
+    return application
+
+
+def _one_active(session: Session, candidate_id: uuid.UUID, job_id: uuid.UUID) -> None:
+    existing = session.scalar(
+        select(Application.id).where(
+            Application.candidate_id == candidate_id,
+            Application.job_id == job_id,
+            Application.status == "active",
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            f"candidate {candidate_id} already has an active application to job {job_id}",
+            existing_id=str(existing),
+        )
+
+
+def act(
+    session: Session,
+    application: Application,
+    action: str,
+    body: dict[str, Any],
+    actor: Actor,
+) -> Transition:
+    """Carry out ``action`` (a key of :data:`ACTIONS`) on ``application``; the transition.
+
+    The one place where an application changes after its creation.
+    """
+    rule = ACTIONS[action]
+    if application.status != rule.allowed_from:
+        raise Conflict(
+            f"cannot {action} an application that is {application.status}",
+            current_status=application.status,
+        )
+    job = get_job(session, application.job_id)
+    from_stage, from_status = application.stage_id, application.status
+    reason = None
+    now = utcnow()
+    if action == "move":
+        if body["from_stage"] != application.stage_id:
+            names = {stage.id: stage.name for stage in job.stages}
+            raise StageConflict(
+                "the application is no longer in from_stage; read it again",
+                current_stage=str(application.stage_id),
+                current_stage_name=names.get(application.stage_id),
+            )
+        to_stage = _stage_of(job, body["to_stage"])
+        if to_stage.id == application.stage_id:
+            raise Invalid(
+                "to_stage is the stage the application is in", {"to_stage": ["already there"]}
+            )
+        application.stage_id = to_stage.id
+    elif action == "reject":
+        found = get_reason(session, body["reason"])
+        if not found.active:
+            raise Invalid(f"rejection reason {found.key!r} is retired", {"reason": ["inactive"]})
+        if found.key == "missing-must-have":
+            _refuse_unfounded_must_have_rejection(session, job, application)
+        reason = found.key
+        application.rejection_reason = found.key
+        application.rejection_note = body.get("note")
+        application.rejected_at = now
+    elif action == "unreject":
+        _stage_still_there(job, application, "rejected")
+        application.rejection_reason = None
+        application.rejection_note = None
+        application.rejected_at = None
+    elif action == "hire":
+        _take_an_opening(session, job, +1)
+        application.hired_at = now
+    elif action == "unhire":
+        _stage_still_there(job, application, "hired")
+        _take_an_opening(session, job, -1)
+        application.hired_at = None
+    application.status = rule.to_status
+    application.updated_at = now
+    session.flush()  # the version check: of two writers from one ETag, the second fails here
+    return _record(
+        session,
+        application,
+        job,
+        kind=rule.kind,
+        from_stage=from_stage,
+        from_status=from_status,
+        reason=reason,
+        note=body.get("note"),
+        actor=actor,
+        at=now,
+    )
+
+
+def _stage_still_there(job: Job, application: Application, status: str) -> None:
+    """An application comes back in the stage it left the pipeline from: that stage must still
+    be one of the job's (stages holding only rejected or hired applications can be removed)."""
+    if all(stage.id != application.stage_id for stage in current_stages(job)):
+        raise Conflict(
+            f"the stage this application was {status} in has been removed from the job",
+            current_stage=str(application.stage_id),
+        )
+
+
+def _refuse_unfounded_must_have_rejection(
+    session: Session, job: Job, application: Application
+) -> None:
+    """Human oversight (accountability.md): "missing a must-have" must be true of the candidate's
+    stored match, or the recruiter has to give the reason it really is."""
+    match = _snapshot(session, job, application.candidate_id)
+    if match is not None and match.must_haves_met:
+        raise Conflict(
+            "the candidate meets every must-have of the role: give another reason",
+            must_haves_met=True,
+        )
+
+
+def _take_an_opening(session: Session, job: Job, delta: int) -> None:
+    """``hired`` += ``delta`` in one conditional UPDATE, so concurrent hires never exceed the
+    openings; the job's ETag changes with it."""
+    limit = Job.hired < Job.openings if delta > 0 else Job.hired > 0
+    result = cast(
+        sa.CursorResult[Any],
+        session.execute(
+            sa.update(Job)
+            .where(Job.id == job.id, limit)
+            .values(hired=Job.hired + delta, row_version=Job.row_version + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"job {job.id} has filled all its {job.openings} openings")
+    session.expire(job)
+
+
+def erase_candidate_applications(session: Session, candidate_id: uuid.UUID) -> None:
+    """Part of erasure: the person's applications keep their stages, statuses, times and match
+    snapshots (funnels and audits stay true) and lose the candidate, notes and source detail;
+    no endpoint shows them again."""
+    ids = list(
+        session.scalars(select(Application.id).where(Application.candidate_id == candidate_id))
+    )
+    if not ids:
+        return
+    session.execute(
+        sa.update(Application)
+        .where(Application.id.in_(ids))
+        .values(candidate_id=None, source_detail=None, rejection_note=None, erased=True)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        sa.update(Transition)
+        .where(Transition.application_id.in_(ids))
+        .values(note=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --------------------------------------------------------------------------- what endpoints show
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    """An application with what its body shows besides its own columns."""
+
+    application: Application
+    stage: JobStage
+    match: MatchSnapshot | None
+    rejection_type: str | None
+
+
+def stages_by_id(session: Session, ids: Sequence[uuid.UUID | None]) -> dict[uuid.UUID, JobStage]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {s.id: s for s in session.scalars(select(JobStage).where(JobStage.id.in_(wanted)))}
+
+
+def views(session: Session, applications: Sequence[Application]) -> list[ApplicationView]:
+    """Views of ``applications`` with four queries whatever their number: their stages, their
+    jobs' roles, the candidates' stored matches, the rejection reasons' types."""
+    if not applications:
+        return []
+    stages = stages_by_id(session, [a.stage_id for a in applications])
+    roles = dict(
+        session.execute(
+            select(Job.id, Job.role_id).where(Job.id.in_({a.job_id for a in applications}))
+        ).all()
+    )
+    matches = matches_for(session, [(roles[a.job_id], a.candidate_id) for a in applications])
+    types = dict(session.execute(select(RejectionReason.key, RejectionReason.type)).all())
+    return [
+        ApplicationView(
+            a,
+            stages[a.stage_id],
+            matches.get((roles[a.job_id], a.candidate_id)) if a.candidate_id else None,
+            types.get(a.rejection_reason) if a.rejection_reason else None,
+        )
+        for a in applications
+    ]
