@@ -27,8 +27,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.domain.errors import Conflict, Invalid, NotFound, StageConflict
+from service.domain.batch import BatchOutcome
+from service.domain.errors import Conflict, DomainError, Invalid, NotFound, StageConflict
 from service.domain.jobs import current_stages, get_job, get_reason
+from service.infra.bulk import bulk_insert
+from service.infra.ids import uuid7
 from service.infra.orm import utcnow
 from service.models import Application, Candidate, Job, JobStage, Match, RejectionReason, Transition
 
@@ -526,3 +529,174 @@ def views(session: Session, applications: Sequence[Application]) -> list[Applica
         )
         for a in applications
     ]
+
+
+# --------------------------------------------------------------------------- batch import
+
+
+def create_many(
+    session: Session, items: Sequence[tuple[int, dict[str, Any]]], actor: Actor
+) -> BatchOutcome:
+    """Create many applications with set-based reads and writes; a bad item never blocks the
+    others. Items are ``(index, data)`` as :func:`create_application` takes them.
+
+    A fixed number of round trips whatever the batch size: the jobs and their stages, the
+    candidates, their active applications, their stored matches, then one multi-row insert
+    (COPY on PostgreSQL) of the applications and one of their ``created`` transitions.
+    """
+    outcome = BatchOutcome()
+    jobs = {
+        job.id: job
+        for job in session.scalars(select(Job).where(Job.id.in_({d["job_id"] for _, d in items})))
+    }
+    known = set(
+        session.scalars(
+            select(Candidate.id).where(Candidate.id.in_({d["candidate_id"] for _, d in items}))
+        )
+    )
+    for _attempt in range(3):
+        active = _active_pairs(session, items)
+        created, rows, transitions = _batch_rows(
+            session, items, jobs, known, active, actor, outcome
+        )
+        if not rows:
+            return outcome
+        try:
+            with session.begin_nested():
+                bulk_insert(session, Application, rows)
+                bulk_insert(session, Transition, transitions)
+        except IntegrityError:
+            outcome.failed.clear()  # a concurrent writer took a pair: look again
+            continue
+        outcome.created.update(created)
+        return outcome
+    raise Conflict("the batch kept colliding with concurrent writes; retry it")
+
+
+def _active_pairs(
+    session: Session, items: Sequence[tuple[int, dict[str, Any]]]
+) -> dict[tuple[Any, Any], uuid.UUID]:
+    pairs = sorted({(d["candidate_id"], d["job_id"]) for _, d in items}, key=str)
+    found: dict[tuple[Any, Any], uuid.UUID] = {}
+    for start in range(0, len(pairs), 500):
+        chunk = pairs[start : start + 500]
+        for candidate_id, job_id, application_id in session.execute(
+            select(Application.candidate_id, Application.job_id, Application.id).where(
+                sa.tuple_(Application.candidate_id, Application.job_id).in_(chunk),
+                Application.status == "active",
+            )
+        ):
+            found[(candidate_id, job_id)] = application_id
+    return found
+
+
+def _batch_rows(
+    session: Session,
+    items: Sequence[tuple[int, dict[str, Any]]],
+    jobs: dict[uuid.UUID, Job],
+    known: set[uuid.UUID],
+    active: dict[tuple[Any, Any], uuid.UUID],
+    actor: Actor,
+    outcome: BatchOutcome,
+) -> tuple[dict[int, uuid.UUID], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The new ids by index, and the rows to insert, for the items that pass every rule; the
+    others go to ``outcome``."""
+    now = utcnow()
+    valid: list[tuple[int, dict[str, Any], Job, JobStage]] = []
+    first_index: dict[tuple[Any, Any], int] = {}
+    for index, data in items:
+        try:
+            job, stage = _check_item(data, jobs, known, active, now)
+            pair = (data["candidate_id"], data["job_id"])
+            if pair in first_index:
+                raise Conflict(
+                    f"repeats the candidate and job of item {first_index[pair]}",
+                    duplicate_of_index=first_index[pair],
+                )
+        except DomainError as error:
+            outcome.failed[index] = error
+            continue
+        first_index[pair] = index
+        valid.append((index, data, job, stage))
+    pairs = [(job.role_id, data["candidate_id"]) for _, data, job, _ in valid]
+    matches = matches_for(session, pairs)
+    created: dict[int, uuid.UUID] = {}
+    rows, transitions = [], []
+    for index, data, job, stage in valid:
+        source = data.get("source") or {}
+        applied_at = data.get("applied_at") or now
+        application_id = created[index] = uuid7()
+        rows.append(
+            {
+                "id": application_id,
+                "candidate_id": data["candidate_id"],
+                "job_id": job.id,
+                "status": "active",
+                "stage_id": stage.id,
+                "source_channel": source.get("channel", "applied"),
+                "source_detail": source.get("detail"),
+                "applied_at": applied_at,
+                "rejected_at": None,
+                "hired_at": None,
+                "rejection_reason": None,
+                "rejection_note": None,
+                "erased": False,
+                "row_version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        match = matches.get((job.role_id, data["candidate_id"]))
+        transitions.append(
+            {
+                "id": uuid7(),
+                "application_id": application_id,
+                "job_id": job.id,
+                "seq": 1,
+                "kind": "created",
+                "from_stage_id": None,
+                "to_stage_id": stage.id,
+                "from_status": None,
+                "to_status": "active",
+                "reason": None,
+                "note": None,
+                "actor_key_id": actor.key_id,
+                "actor_name": actor.name,
+                "score_hundredths": match.score_hundredths if match else None,
+                "band": match.band if match else None,
+                "must_haves_met": match.must_haves_met if match else None,
+                "role_version": match.role_version if match else None,
+                "model_version": match.model_version if match else None,
+                "inputs_hash": match.inputs_hash if match else None,
+                "occurred_at": applied_at,
+            }
+        )
+    return created, rows, transitions
+
+
+def _check_item(
+    data: dict[str, Any],
+    jobs: dict[uuid.UUID, Job],
+    known: set[uuid.UUID],
+    active: dict[tuple[Any, Any], uuid.UUID],
+    now: datetime,
+) -> tuple[Job, JobStage]:
+    """The rules of :func:`create_application` for one batch item: its job and stage."""
+    job = jobs.get(data["job_id"])
+    if job is None:
+        raise NotFound(f"no job {data['job_id']}")
+    if data["candidate_id"] not in known:
+        raise NotFound(f"no candidate {data['candidate_id']}")
+    if job.status != "open":
+        raise Conflict(f"job {job.id} is {job.status}: applications need an open job")
+    stage = _stage_of(job, data["stage"]) if data.get("stage") else current_stages(job)[0]
+    applied_at = data.get("applied_at")
+    if applied_at is not None and applied_at > now:
+        raise Invalid("applied_at is in the future", {"applied_at": ["not in the future"]})
+    existing = active.get((data["candidate_id"], job.id))
+    if existing is not None:
+        raise Conflict(
+            f"candidate {data['candidate_id']} already has an active application to job {job.id}",
+            existing_id=str(existing),
+        )
+    return job, stage

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from service.domain import catalog, matching, scoring
 from service.domain.applications import erase_candidate_applications
+from service.domain.batch import BatchOutcome
 from service.domain.competencies import contains_pattern
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound
 from service.domain.taxonomy import Taxonomy, resolve_names
@@ -286,14 +287,6 @@ def erase_candidate(
         )
     )
     session.flush()
-
-
-@dataclass
-class BatchOutcome:
-    """Per input index: the new id, or the error that stopped that item."""
-
-    created: dict[int, uuid.UUID] = field(default_factory=dict)
-    failed: dict[int, DomainError] = field(default_factory=dict)
 
 
 def create_many(session: Session, items: Sequence[tuple[int, dict[str, Any]]]) -> BatchOutcome:

@@ -7,9 +7,12 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
+from marshmallow import ValidationError
 
 from service.api.applications.bodies import application_body, transition_body
 from service.api.applications.schemas import (
+    ApplicationBatchBodySchema,
+    ApplicationBatchResponseSchema,
     ApplicationCreateSchema,
     ApplicationPageSchema,
     ApplicationQueryArgsSchema,
@@ -23,6 +26,7 @@ from service.api.applications.schemas import (
 from service.api.audit.recording import audited
 from service.api.auth import current_principal, requires
 from service.api.blueprint import Blueprint
+from service.api.errors import domain_problem_body, flatten_errors, problem_body
 from service.api.jsonio import json_response
 from service.api.openapi import (
     ETAG_HEADER,
@@ -137,6 +141,61 @@ class Applications(MethodView):
         application = pipeline.create_application(request_session(), data, _actor())
         location = url_for("applications.ApplicationItem", application_id=application.id)
         return _response(application, 201, Location=location)
+
+
+def _item_problem(index: int, problem: dict[str, Any]) -> dict[str, Any]:
+    return {"index": index, "status": problem["status"], "problem": problem}
+
+
+def _created_ids(body: dict[str, Any]) -> list[Any]:
+    return [item["id"] for item in body["results"] if item["status"] == 201]
+
+
+@blp.route("/v1/applications/batch")
+class ApplicationBatch(MethodView):
+    @requires("pipeline:write")
+    @write
+    @blp.arguments(ApplicationBatchBodySchema)
+    @blp.response(200, ApplicationBatchResponseSchema, headers=REPLAYED_HEADER)
+    @idempotency_doc(blp)
+    @blp.doc(operationId="createApplications")
+    @audited("create", "application", ids=_created_ids)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Create up to 500 applications; one result per item, in order.
+
+        Each item is its own unit, as for POST /v1/applications: a bad one gets a 404, 409 or
+        422 result with a problem and never blocks the others. Good ones are written with
+        set-based inserts, each with its `created` transition, before this returns.
+        """
+        schema = ApplicationCreateSchema()
+        results: dict[int, dict[str, Any]] = {}
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for index, item in enumerate(body["applications"]):
+            instance = f"/v1/applications/batch#/applications/{index}"
+            errors = None
+            if not isinstance(item, dict):
+                errors = {"_schema": ["each item must be an object, as for POST /v1/applications"]}
+            else:
+                try:
+                    valid.append((index, schema.load(item)))
+                except ValidationError as error:
+                    errors = flatten_errors(error.messages)
+            if errors is not None:
+                problem = problem_body(
+                    422,
+                    "Validation failed",
+                    "the item has invalid fields; see errors",
+                    errors=errors,
+                    instance=instance,
+                )
+                results[index] = _item_problem(index, problem)
+        outcome = pipeline.create_many(request_session(), valid, _actor())
+        for index, application_id in outcome.created.items():
+            results[index] = {"index": index, "status": 201, "id": str(application_id)}
+        for index, failure in outcome.failed.items():
+            instance = f"/v1/applications/batch#/applications/{index}"
+            results[index] = _item_problem(index, domain_problem_body(failure, instance=instance))
+        return json_response({"results": [results[i] for i in sorted(results)]})
 
 
 @blp.route("/v1/applications/<uuid:application_id>")

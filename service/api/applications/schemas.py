@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from service.api.competencies.schemas import SLUG
 from service.api.jobs.schemas import StageSchema
 from service.api.matching.schemas import RankedCandidateSchema
-from service.api.schemas import PageArgsSchema, PageSchema, Timestamp, text
+from service.api.schemas import PageArgsSchema, PageSchema, ProblemSchema, Timestamp, text
 from service.domain import scoring
 from service.domain.applications import NOTE_MAX
 from service.models.application import APPLICATION_STATUSES, SOURCE_CHANNELS, TRANSITION_KINDS
@@ -162,3 +162,36 @@ class TransitionQueryArgsSchema(PageArgsSchema):
     job_id = fields.UUID()
     kind = fields.String(validate=validate.OneOf(TRANSITION_KINDS))
     occurred_after = fields.AwareDateTime(format="iso")
+
+
+# --------------------------------------------------------------------------- batch
+
+MAX_BATCH = 500
+
+
+class ApplicationBatchBodySchema(Schema):
+    """Body of POST /v1/applications/batch. Items are checked one by one, not here."""
+
+    applications = fields.List(
+        # Any JSON value: an item that is not a valid ApplicationCreate is that item's own 422.
+        fields.Raw(
+            allow_none=True,
+            metadata={"description": "An ApplicationCreate, as for POST /v1/applications"},
+        ),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH),
+        metadata={"description": f"1..{MAX_BATCH} applications"},
+    )
+
+
+class ApplicationBatchResultSchema(Schema):
+    index = fields.Integer(required=True)
+    status = fields.Integer(required=True, metadata={"description": "201, 404, 409 or 422"})
+    id = fields.UUID(metadata={"description": "The new application's id (status 201)"})
+    problem = fields.Nested(
+        ProblemSchema, metadata={"description": "Why this item was not created (status 4xx)"}
+    )
+
+
+class ApplicationBatchResponseSchema(Schema):
+    results = fields.List(fields.Nested(ApplicationBatchResultSchema), required=True)
