@@ -334,7 +334,7 @@ def create_application(session: Session, data: dict[str, Any], actor: Actor) -> 
     return application
 
 
-def _one_active(session: Session, candidate_id: uuid.UUID, job_id: uuid.UUID) -> None:
+def _one_active(session: Session, candidate_id: uuid.UUID | None, job_id: uuid.UUID) -> None:
     existing = session.scalar(
         select(Application.id).where(
             Application.candidate_id == candidate_id,
@@ -396,6 +396,7 @@ def act(
         application.rejected_at = now
     elif action == "unreject":
         _stage_still_there(job, application, "rejected")
+        _one_active(session, application.candidate_id, job.id)
         application.rejection_reason = None
         application.rejection_note = None
         application.rejected_at = None
@@ -404,6 +405,7 @@ def act(
         application.hired_at = now
     elif action == "unhire":
         _stage_still_there(job, application, "hired")
+        _one_active(session, application.candidate_id, job.id)
         _take_an_opening(session, job, -1)
         application.hired_at = None
     application.status = rule.to_status

@@ -166,8 +166,17 @@ def replace_stages(session: Session, job: Job, stages: Sequence[dict[str, Any]])
     re-kinded, moved), one without is new, one left out is removed, unless it holds active
     applications (409 naming how many)."""
     _check_stages(stages)
+    seen: dict[uuid.UUID, int] = {}
+    for index, sent in enumerate(stages):
+        if sent.get("id") is not None:
+            if sent["id"] in seen:
+                raise Invalid(
+                    "a stage is listed twice",
+                    {f"stages.{index}.id": [f"the id of stage {seen[sent['id']]} already"]},
+                )
+            seen[sent["id"]] = index
     existing = {s.id: s for s in current_stages(job)}
-    kept = {s["id"] for s in stages if s.get("id") is not None}
+    kept = set(seen)
     unknown = kept - set(existing)
     if unknown:
         raise NotFound(f"job {job.id} has no stage {sorted(map(str, unknown))[0]}")
