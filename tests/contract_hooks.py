@@ -8,7 +8,8 @@ exactly as generated.
 - Competency and role references name built-in ones, each at most once in a list (so a list
   holds at most as many records as there are competencies): a random string names nothing,
   and every such request would stop at a documented 422.
-- Stage names are unique within a job (a generator repeats short names).
+- Stage names are unique within a job (a generator repeats short names), and an ``applied_at``
+  is not in the future (a rule of the clock, which no schema states).
 - An ``external_id`` comes with a ``source`` (on PATCH the rule involves the stored source, so
   the document states it in prose).
 - A generated ``cursor`` is dropped: cursors are opaque and issued by the service
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -57,6 +59,8 @@ def realistic(body: Any) -> Any:
     wanted = mapped.get("roles")
     if isinstance(wanted, list) and all(isinstance(r, str) for r in wanted):
         mapped["roles"] = roles[: max(1, min(len(wanted), len(roles)))]
+    if _in_the_future(mapped.get("applied_at")):
+        mapped["applied_at"] = "2025-06-01T09:00:00Z"
     stages = mapped.get("stages")
     if isinstance(stages, list):
         for index, stage in enumerate(stages):
@@ -65,6 +69,13 @@ def realistic(body: Any) -> Any:
     if mapped.get("external_id") is not None and mapped.get("source") is None:
         mapped["source"] = "fuzz"
     return mapped
+
+
+def _in_the_future(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and datetime.fromisoformat(value) > datetime.now(UTC)
+    except (ValueError, TypeError):  # not a time, or one without an offset: left as generated
+        return False
 
 
 def _positive(case: Any) -> bool:

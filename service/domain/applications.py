@@ -387,7 +387,7 @@ def act(
     elif action == "reject":
         found = get_reason(session, body["reason"])
         if not found.active:
-            raise Invalid(f"rejection reason {found.key!r} is retired", {"reason": ["inactive"]})
+            raise Conflict(f"rejection reason {found.key!r} is retired: pick an active one")
         if found.key == "missing-must-have":
             _refuse_unfounded_must_have_rejection(session, job, application)
         reason = found.key

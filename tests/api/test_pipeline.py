@@ -587,8 +587,8 @@ def test_patch_a_reason_and_a_retired_reason_cannot_reject(api: Api) -> None:
     job = api.job()
     application = api.application(api.candidate("Asks a lot")["id"], job["id"])
     before = api.etag(f"{APPLICATIONS}/{application['id']}")
-    body = assert_problem(api.act(application["id"], "reject", {"reason": "compensation"}), 422)
-    assert "reason" in body["errors"]
+    body = assert_problem(api.act(application["id"], "reject", {"reason": "compensation"}), 409)
+    assert "retired" in body["detail"]
     assert api.etag(f"{APPLICATIONS}/{application['id']}") == before
     assert [t["kind"] for t in api.transitions(application["id"])] == ["created"]
 

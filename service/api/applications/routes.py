@@ -225,7 +225,8 @@ def _action(action: str, application_id: uuid.UUID, body: dict[str, Any]) -> Any
 
 _ACTION_DOCS = {
     "move": "The application is not active, or not in `from_stage` (`stage-conflict`)",
-    "reject": "The application is not active, or `missing-must-have` is not true of the match",
+    "reject": "The application is not active, the reason is retired, or `missing-must-have` "
+    "is not true of the match",
     "unreject": "The application is not rejected",
     "hire": "The application is not active, or the job's openings are filled",
     "unhire": "The application is not hired",
