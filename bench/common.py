@@ -162,3 +162,14 @@ def save(name: str, results: dict) -> Path:
     path = folder / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     return path
+
+
+def request(method: str, url: str, key: str, body: dict | None = None, **headers: str) -> tuple:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {key}")
+    req.add_header("Content-Type", "application/json")
+    for name, value in headers.items():
+        req.add_header(name.replace("_", "-"), value)
+    with urllib.request.urlopen(req, timeout=120) as response:
+        return response.status, dict(response.headers), json.loads(response.read() or b"null")

@@ -16,16 +16,15 @@ ratio to the baseline with the targets of issue 4. It then times a role change
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-import urllib.request
 
 from bench.common import (
     env_for,
     gunicorn,
     post_script,
     psql_db,
+    request,
     rolefit,
     save,
     scratch_database,
@@ -55,17 +54,6 @@ INLINE_PROFILE = {
         {"competency": "business-acumen", "level": 2, "evidence": "reference"},
     ]
 }
-
-
-def request(method: str, url: str, key: str, body: dict | None = None, **headers: str) -> tuple:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {key}")
-    req.add_header("Content-Type", "application/json")
-    for name, value in headers.items():
-        req.add_header(name.replace("_", "-"), value)
-    with urllib.request.urlopen(req, timeout=120) as response:
-        return response.status, dict(response.headers), json.loads(response.read() or b"null")
 
 
 def main() -> None:

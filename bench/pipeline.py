@@ -29,14 +29,13 @@ import statistics
 import subprocess
 import tempfile
 import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import text
 
-from bench.common import env_for, gunicorn, rolefit, save, scratch_database, wrk
+from bench.common import env_for, gunicorn, request, rolefit, save, scratch_database, wrk
 from service.domain import funnel
 from service.infra.database import Database
 from service.models import Job
@@ -47,24 +46,13 @@ BATCH = 500
 MOVERS = 20_000
 
 
-def request(method: str, url: str, key: str, body: Any = None, **headers: str) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {key}")
-    req.add_header("Content-Type", "application/json")
-    for name, value in headers.items():
-        req.add_header(name.replace("_", "-"), value)
-    with urllib.request.urlopen(req, timeout=300) as response:
-        return json.loads(response.read() or b"null")
-
-
 def import_applications(base: str, key: str, pairs: list[tuple[str, str]], clients: int) -> float:
     """Post ``pairs`` (candidate, job) in batches from ``clients`` threads; applications/s."""
     batches = [pairs[i : i + BATCH] for i in range(0, len(pairs), BATCH)]
 
     def post(batch: list[tuple[str, str]]) -> int:
         body = {"applications": [{"candidate_id": c, "job_id": j} for c, j in batch]}
-        results = request("POST", f"{base}/v1/applications/batch", key, body)["results"]
+        results = request("POST", f"{base}/v1/applications/batch", key, body)[2]["results"]
         return sum(1 for r in results if r["status"] == 201)
 
     started = time.perf_counter()
@@ -187,7 +175,7 @@ def main() -> None:
                         "status": "open",
                         "openings": 1000,
                     },
-                )
+                )[2]
                 for i in range(JOBS + 1)  # the last one is for the moves
             ]
             share = len(candidates) // JOBS
@@ -215,7 +203,7 @@ def main() -> None:
                 funnel.job_funnel(session, job)
                 sql_ms = (time.perf_counter() - started) * 1000
             headers = {"Authorization": f"Bearer {key}"}
-            stage = request("GET", f"{base}/v1/jobs/{jobs[JOBS]['id']}", key)["stages"]
+            stage = request("GET", f"{base}/v1/jobs/{jobs[JOBS]['id']}", key)[2]["stages"]
             move_body = json.dumps({"from_stage": stage[0]["id"], "to_stage": stage[1]["id"]})
             with database.engine.connect() as connection:
                 move_ids = [

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from marshmallow import ValidationError
 
 from service.api.applications.bodies import application_body, transition_body
 from service.api.applications.schemas import (
@@ -25,8 +24,8 @@ from service.api.applications.schemas import (
 )
 from service.api.audit.recording import audited
 from service.api.auth import current_principal, requires
+from service.api.batches import BatchResults, created_ids
 from service.api.blueprint import Blueprint
-from service.api.errors import domain_problem_body, flatten_errors, problem_body
 from service.api.jsonio import json_response
 from service.api.openapi import (
     ETAG_HEADER,
@@ -143,14 +142,6 @@ class Applications(MethodView):
         return _response(application, 201, Location=location)
 
 
-def _item_problem(index: int, problem: dict[str, Any]) -> dict[str, Any]:
-    return {"index": index, "status": problem["status"], "problem": problem}
-
-
-def _created_ids(body: dict[str, Any]) -> list[Any]:
-    return [item["id"] for item in body["results"] if item["status"] == 201]
-
-
 @blp.route("/v1/applications/batch")
 class ApplicationBatch(MethodView):
     @requires("pipeline:write")
@@ -159,7 +150,7 @@ class ApplicationBatch(MethodView):
     @blp.response(200, ApplicationBatchResponseSchema, headers=REPLAYED_HEADER)
     @idempotency_doc(blp)
     @blp.doc(operationId="createApplications")
-    @audited("create", "application", ids=_created_ids)
+    @audited("create", "application", ids=created_ids)
     def post(self, body: dict[str, Any]) -> Any:
         """Create up to 500 applications; one result per item, in order.
 
@@ -167,35 +158,10 @@ class ApplicationBatch(MethodView):
         422 result with a problem and never blocks the others. Good ones are written with
         set-based inserts, each with its `created` transition, before this returns.
         """
-        schema = ApplicationCreateSchema()
-        results: dict[int, dict[str, Any]] = {}
-        valid: list[tuple[int, dict[str, Any]]] = []
-        for index, item in enumerate(body["applications"]):
-            instance = f"/v1/applications/batch#/applications/{index}"
-            errors = None
-            if not isinstance(item, dict):
-                errors = {"_schema": ["each item must be an object, as for POST /v1/applications"]}
-            else:
-                try:
-                    valid.append((index, schema.load(item)))
-                except ValidationError as error:
-                    errors = flatten_errors(error.messages)
-            if errors is not None:
-                problem = problem_body(
-                    422,
-                    "Validation failed",
-                    "the item has invalid fields; see errors",
-                    errors=errors,
-                    instance=instance,
-                )
-                results[index] = _item_problem(index, problem)
+        results = BatchResults("applications")
+        valid = results.load(body["applications"], ApplicationCreateSchema())
         outcome = pipeline.create_many(request_session(), valid, _actor())
-        for index, application_id in outcome.created.items():
-            results[index] = {"index": index, "status": 201, "id": str(application_id)}
-        for index, failure in outcome.failed.items():
-            instance = f"/v1/applications/batch#/applications/{index}"
-            results[index] = _item_problem(index, domain_problem_body(failure, instance=instance))
-        return json_response({"results": [results[i] for i in sorted(results)]})
+        return json_response(results.body(outcome))
 
 
 @blp.route("/v1/applications/<uuid:application_id>")

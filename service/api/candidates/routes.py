@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from marshmallow import ValidationError
 
 from service.api.audit.recording import audited
 from service.api.auth import AuthError, current_principal, has_scope, requires
+from service.api.batches import BatchResults, created_ids
 from service.api.blueprint import Blueprint
 from service.api.candidates.bodies import candidate_body
 from service.api.candidates.schemas import (
@@ -23,7 +23,6 @@ from service.api.candidates.schemas import (
     CandidateSchema,
     CompetenciesBodySchema,
 )
-from service.api.errors import domain_problem_body, flatten_errors, problem_body
 from service.api.jsonio import json_response
 from service.api.openapi import (
     ETAG_HEADER,
@@ -83,10 +82,6 @@ def _require_erase_for_hold(changes: dict[str, Any]) -> None:
     # A hold suspends erasure (retention and DELETE): only a key that may erase may set or lift it.
     if "legal_hold" in changes and not has_scope("candidates:erase"):
         raise AuthError(403, "setting legal_hold needs the scope 'candidates:erase'")
-
-
-def _created_ids(body: dict[str, Any]) -> list[Any]:
-    return [item["id"] for item in body["results"] if item["status"] == 201]
 
 
 def _body(candidate: Candidate, records: list[domain.StoredRecord]) -> dict[str, Any]:
@@ -242,25 +237,6 @@ class CandidateCompetencies(MethodView):
         return json_response(_one(candidate), headers={"ETag": etag_for(candidate.row_version)})
 
 
-def _item_problem(index: int, problem: dict[str, Any]) -> dict[str, Any]:
-    return {"index": index, "status": problem["status"], "problem": problem}
-
-
-def _item_invalid(index: int, errors: dict[str, list[str]]) -> dict[str, Any]:
-    problem = problem_body(
-        422,
-        "Validation failed",
-        "the item has invalid fields; see errors",
-        errors=errors,
-        instance=_item_instance(index),
-    )
-    return _item_problem(index, problem)
-
-
-def _item_instance(index: int) -> str:
-    return f"/v1/candidates/batch#/candidates/{index}"
-
-
 @blp.route("/batch")
 class CandidateBatch(MethodView):
     @requires("candidates:write")
@@ -269,7 +245,7 @@ class CandidateBatch(MethodView):
     @blp.response(200, BatchResponseSchema, headers=REPLAYED_HEADER)
     @idempotency_doc(blp)
     @blp.doc(operationId="createCandidates")
-    @audited("create", "candidate", ids=_created_ids)
+    @audited("create", "candidate", ids=created_ids)
     def post(self, body: dict[str, Any]) -> Any:
         """Create up to 500 candidates; one result per item, in order.
 
@@ -277,26 +253,7 @@ class CandidateBatch(MethodView):
         never blocks the others. Good items are written with set-based inserts and scored
         together before this returns.
         """
-        schema = CandidateCreateSchema()
-        results: dict[int, dict[str, Any]] = {}
-        valid: list[tuple[int, dict[str, Any]]] = []
-        for index, item in enumerate(body["candidates"]):
-            if not isinstance(item, dict):
-                errors = {"_schema": ["each item must be an object, as for POST /v1/candidates"]}
-                results[index] = _item_invalid(index, errors)
-                continue
-            try:
-                data = schema.load(item)
-            except ValidationError as error:
-                results[index] = _item_invalid(index, flatten_errors(error.messages))
-                continue
-            # Authorization concerns the whole request: contact data without the scope is a 403.
-            _require_pii_to_write(data)
-            valid.append((index, data))
-        outcome = domain.create_many(request_session(), valid)
-        for index, candidate_id in outcome.created.items():
-            results[index] = {"index": index, "status": 201, "id": str(candidate_id)}
-        for index, failure in outcome.failed.items():
-            problem = domain_problem_body(failure, instance=_item_instance(index))
-            results[index] = _item_problem(index, problem)
-        return json_response({"results": [results[i] for i in sorted(results)]})
+        results = BatchResults("candidates")
+        # Authorization concerns the whole request: contact data without the scope is a 403.
+        valid = results.load(body["candidates"], CandidateCreateSchema(), _require_pii_to_write)
+        return json_response(results.body(domain.create_many(request_session(), valid)))

@@ -45,10 +45,9 @@ class StageInputSchema(Schema):
 _STAGES = validate.Length(min=1, max=MAX_STAGES)
 
 
-class JobSchema(Schema):
-    """A job, opened against a role profile: its applications are scored against that role."""
+class _JobFields(Schema):
+    """What a job's body and its creation share."""
 
-    id = fields.UUID(dump_only=True)
     title = fields.String(required=True, validate=text(200, 1))
     role = fields.String(
         required=True,
@@ -58,6 +57,12 @@ class JobSchema(Schema):
     department = fields.String(allow_none=True, validate=text(200))
     location = fields.String(allow_none=True, validate=text(200))
     status = fields.String(validate=validate.OneOf(JOB_STATUSES), metadata=_STATUS)
+
+
+class JobSchema(_JobFields):
+    """A job, opened against a role profile: its applications are scored against that role."""
+
+    id = fields.UUID(dump_only=True)
     openings = JsonInteger(validate=validate.Range(min=1, max=1000))
     hired = fields.Integer(dump_only=True, metadata={"description": "Hires so far (server-owned)"})
     stages = fields.List(fields.Nested(StageSchema), dump_only=True)
@@ -67,19 +72,10 @@ class JobSchema(Schema):
     updated_at = Timestamp()
 
 
-class JobCreateSchema(Schema):
+class JobCreateSchema(_JobFields):
     """Body of POST /v1/jobs: without `stages`, Applied / Screen / Assessment / Interview / Offer;
     `status` is draft unless given."""
 
-    title = fields.String(required=True, validate=text(200, 1))
-    role = fields.String(
-        required=True,
-        validate=SLUG,
-        metadata={"description": "Key of a role profile (GET /v1/roles)", "example": "tpm"},
-    )
-    department = fields.String(allow_none=True, validate=text(200))
-    location = fields.String(allow_none=True, validate=text(200))
-    status = fields.String(validate=validate.OneOf(JOB_STATUSES), metadata=_STATUS)
     openings = JsonInteger(load_default=1, validate=validate.Range(min=1, max=1000))
     stages = fields.List(
         fields.Nested(StageSchema),
