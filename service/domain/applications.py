@@ -200,18 +200,27 @@ def job_ranking(
     stage_id: uuid.UUID | None = None,
     min_score_hundredths: int | None = None,
     must_haves_met: bool | None = None,
-) -> list[tuple[Application, Candidate, Match | None]]:
-    """The job's applications, best match first (must-haves met, score), then application id;
-    strictly after the keyset ``after`` = (rank key, application id)."""
-    rank = func.coalesce(Match.rank_key, -1)
+) -> list[tuple[Application, Match]]:
+    """The job's applications with their candidates' stored matches for the job's role, best
+    match first (must-haves met, score), then application id; strictly after the keyset
+    ``after`` = (rank key, application id).
+
+    Read from the role's ranking (the matches index, in rank order) joined to the job's
+    applications: PostgreSQL walks the ranking and stops after ``limit`` applications of the
+    job instead of joining and sorting all of them (bench.pipeline, a job of 10,000
+    applications among 100,000: 14 -> 148 pages/s). Matches carry the candidate's name and
+    headline: no candidates join. Every candidate has a match for every role (writes score
+    them); an erased one has none, so their applications drop out.
+    """
+    rank = Match.rank_key
     query = (
-        select(Application, Candidate, Match, rank.label("rank"))
-        .join(Candidate, Candidate.id == Application.candidate_id)
-        .outerjoin(
-            Match,
-            sa.and_(Match.candidate_id == Application.candidate_id, Match.role_id == job.role_id),
+        select(Application, Match)
+        .select_from(Match)
+        .join(
+            Application,
+            sa.and_(Application.candidate_id == Match.candidate_id, Application.job_id == job.id),
         )
-        .where(Application.job_id == job.id, Application.erased.is_(False))
+        .where(Match.role_id == job.role_id)
         .order_by(rank.desc(), Application.id)
         .limit(limit)
     )
@@ -228,7 +237,7 @@ def job_ranking(
         query = query.where(
             sa.or_(rank < rank_key, sa.and_(rank == rank_key, Application.id > last_id))
         )
-    return [(a, c, m) for a, c, m, _rank in session.execute(query)]
+    return [(a, m) for a, m in session.execute(query)]
 
 
 # --------------------------------------------------------------------------- writing

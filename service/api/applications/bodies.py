@@ -7,7 +7,7 @@ from typing import Any
 from service.api.jobs.bodies import stage_body
 from service.api.jsonio import rfc3339
 from service.domain.applications import ApplicationView, MatchSnapshot
-from service.models import Candidate, JobStage, Transition
+from service.models import JobStage, Match, Transition
 
 
 def _time(value: Any) -> str | None:
@@ -52,14 +52,15 @@ def application_body(view: ApplicationView) -> dict[str, Any]:
     }
 
 
-def job_application_body(view: ApplicationView, candidate: Candidate) -> dict[str, Any]:
-    """An item of a job's ranked applications: the application and who applied."""
+def job_application_body(view: ApplicationView, match: Match) -> dict[str, Any]:
+    """An item of a job's ranked applications: the application and who applied (the name and
+    headline the candidate's match carries)."""
     return {
         **application_body(view),
         "candidate": {
-            "id": str(candidate.id),
-            "name": candidate.name,
-            "headline": candidate.headline,
+            "id": str(match.candidate_id),
+            "name": match.candidate_name,
+            "headline": match.candidate_headline,
         },
     }
 

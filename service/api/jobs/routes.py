@@ -213,9 +213,9 @@ class JobApplications(MethodView):
             min_score_hundredths=round(min_score * 100) if min_score is not None else None,
             must_haves_met=args.get("must_haves_met"),
         )
-        views = pipeline.views(session, [a for a, _c, _m in rows])
-        ranks = {str(a.id): (m.rank_key if m is not None else -1) for a, _c, m in rows}
-        items = [job_application_body(v, c) for v, (_a, c, _m) in zip(views, rows, strict=True)]
+        views = pipeline.views(session, [a for a, _m in rows])
+        ranks = {str(a.id): m.rank_key for a, m in rows}
+        items = [job_application_body(v, m) for v, (_a, m) in zip(views, rows, strict=True)]
         body, headers = page_response(
             items, args["limit"], list_name, lambda i: [ranks[i["id"]], i["id"]]
         )
