@@ -72,9 +72,9 @@ WITH picked AS (
     FROM applications a WHERE a.job_id = ANY(:jobs)
 ), moved AS (
     INSERT INTO transitions (id, application_id, job_id, seq, kind, from_stage_id, to_stage_id,
-                             from_status, to_status, occurred_at)
+                             from_status, to_status, occurred_at, recorded_at)
     SELECT gen_random_uuid(), p.id, p.job_id, s.n + 1, 'moved', f.id, t.id, 'active', 'active',
-           p.applied_at + s.n * interval '3 days'
+           p.applied_at + s.n * interval '3 days', now()
     FROM picked p
     JOIN generate_series(1, 4) AS s(n) ON s.n <= p.moves
     JOIN job_stages f ON f.job_id = p.job_id AND f.position = s.n
@@ -82,9 +82,10 @@ WITH picked AS (
     RETURNING 1
 ), rejected AS (
     INSERT INTO transitions (id, application_id, job_id, seq, kind, from_stage_id, to_stage_id,
-                             from_status, to_status, reason, occurred_at)
+                             from_status, to_status, reason, occurred_at, recorded_at)
     SELECT gen_random_uuid(), p.id, p.job_id, p.moves + 2, 'rejected', st.id, st.id, 'active',
-           'rejected', 'weaker-than-others', p.applied_at + (p.moves + 1) * interval '3 days'
+           'rejected', 'weaker-than-others', p.applied_at + (p.moves + 1) * interval '3 days',
+           now()
     FROM picked p JOIN job_stages st ON st.job_id = p.job_id AND st.position = p.moves + 1
     WHERE p.rejected
     RETURNING 1

@@ -124,6 +124,7 @@ def upgrade() -> None:
     sa.Column('model_version', sa.String(length=32), nullable=True),
     sa.Column('inputs_hash', sa.String(length=64), nullable=True),
     sa.Column('occurred_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', service.infra.orm.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind IN ('created', 'moved', 'rejected', 'unrejected', 'hired', 'unhired')", name=op.f('ck_transitions_kind_known')),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_transitions_application_id_applications')),
     sa.ForeignKeyConstraint(['from_stage_id'], ['job_stages.id'], name=op.f('fk_transitions_from_stage_id_job_stages')),
@@ -134,7 +135,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('application_id', 'seq', name=op.f('uq_transitions_application_id_seq'))
     )
     with op.batch_alter_table('transitions', schema=None) as batch_op:
-        batch_op.create_index('ix_transitions_feed', ['occurred_at', 'id'], unique=False)
+        batch_op.create_index('ix_transitions_feed', ['recorded_at', 'id'], unique=False)
         batch_op.create_index('ix_transitions_job', ['job_id', 'occurred_at'], unique=False)
 
     # ### end Alembic commands ###

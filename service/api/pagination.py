@@ -13,7 +13,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
@@ -92,7 +92,8 @@ def parse_instant_cursor(value: str) -> datetime:
     """A timestamp cursor part (ISO 8601 with an offset); 400 when it is not one."""
     try:
         instant = datetime.fromisoformat(value)
-    except ValueError:
+        instant.astimezone(UTC)  # one with no UTC equivalent (year 1 at +01:00) names nothing
+    except (ValueError, OverflowError):
         invalid_cursor()
     if instant.tzinfo is None:
         invalid_cursor()

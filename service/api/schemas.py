@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Any, cast
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
@@ -115,6 +116,22 @@ class JsonBoolean(fields.Boolean):
         if value is not True and value is not False:
             raise self.make_error("invalid")
         return value
+
+
+class Instant(fields.AwareDateTime):
+    """An RFC 3339 timestamp with an offset, as every time filter and time field takes: ISO 8601
+    parsing, and a 422 (not a 500) for one that has no UTC equivalent (year 1 at +01:00)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        instant = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            instant.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("invalid", input=value, obj_type="datetime") from None
+        return instant
 
 
 class ProblemSchema(Schema):

@@ -166,14 +166,18 @@ def transition_feed(
     kind: str | None = None,
     occurred_after: datetime | None = None,
 ) -> list[Transition]:
-    """Transitions oldest first (occurred_at, then id), strictly after the keyset ``after``;
-    those of erased candidates' applications are left out."""
+    """Transitions in the order they were written (recorded_at, then id), strictly after the
+    keyset ``after``; those of erased candidates' applications are left out.
+
+    Not by ``occurred_at``: a backdated application's ``created`` happened before rows already
+    handed out, and a feed in that order would let a reader's cursor pass it for good.
+    """
     t = Transition
     query = (
         select(t)
         .join(Application, Application.id == t.application_id)
         .where(Application.erased.is_(False))
-        .order_by(t.occurred_at, t.id)
+        .order_by(t.recorded_at, t.id)
         .limit(limit)
     )
     if job_id is not None:
@@ -185,7 +189,7 @@ def transition_feed(
     if after is not None:
         at, last_id = after
         query = query.where(
-            sa.or_(t.occurred_at > at, sa.and_(t.occurred_at == at, t.id > last_id))
+            sa.or_(t.recorded_at > at, sa.and_(t.recorded_at == at, t.id > last_id))
         )
     return list(session.scalars(query))
 
@@ -241,6 +245,18 @@ def job_ranking(
 
 
 # --------------------------------------------------------------------------- writing
+
+
+def _hold_stage(session: Session, stage: JobStage) -> None:
+    """Share-lock a stage an application enters (PostgreSQL), so that a concurrent PUT of the
+    job's stages, which locks the stages it removes, cannot remove it under the application."""
+    held = session.scalar(
+        select(JobStage.id)
+        .where(JobStage.id == stage.id, JobStage.removed_at.is_(None))
+        .with_for_update(read=True)
+    )
+    if held is None:
+        raise NotFound(f"job {stage.job_id} has no stage {stage.id} any more")
 
 
 def _stage_of(job: Job, stage_id: uuid.UUID) -> JobStage:
@@ -304,6 +320,7 @@ def create_application(session: Session, data: dict[str, Any], actor: Actor) -> 
         raise Conflict(f"job {job.id} is {job.status}: applications need an open job")
     stages = current_stages(job)
     stage = _stage_of(job, data["stage"]) if data.get("stage") else stages[0]
+    _hold_stage(session, stage)
     now = utcnow()
     applied_at = data.get("applied_at") or now
     if applied_at > now:
@@ -388,6 +405,7 @@ def act(
                 current_stage_name=names.get(application.stage_id),
             )
         to_stage = _stage_of(job, body["to_stage"])
+        _hold_stage(session, to_stage)
         if to_stage.id == application.stage_id:
             raise Invalid(
                 "to_stage is the stage the application is in", {"to_stage": ["already there"]}
@@ -404,7 +422,7 @@ def act(
         application.rejection_note = body.get("note")
         application.rejected_at = now
     elif action == "unreject":
-        _stage_still_there(job, application, "rejected")
+        _stage_still_there(session, job, application, "rejected")
         _one_active(session, application.candidate_id, job.id)
         application.rejection_reason = None
         application.rejection_note = None
@@ -413,7 +431,7 @@ def act(
         _take_an_opening(session, job, +1)
         application.hired_at = now
     elif action == "unhire":
-        _stage_still_there(job, application, "hired")
+        _stage_still_there(session, job, application, "hired")
         _one_active(session, application.candidate_id, job.id)
         _take_an_opening(session, job, -1)
         application.hired_at = None
@@ -434,14 +452,16 @@ def act(
     )
 
 
-def _stage_still_there(job: Job, application: Application, status: str) -> None:
+def _stage_still_there(session: Session, job: Job, application: Application, status: str) -> None:
     """An application comes back in the stage it left the pipeline from: that stage must still
     be one of the job's (stages holding only rejected or hired applications can be removed)."""
-    if all(stage.id != application.stage_id for stage in current_stages(job)):
+    stage = next((s for s in current_stages(job) if s.id == application.stage_id), None)
+    if stage is None:
         raise Conflict(
             f"the stage this application was {status} in has been removed from the job",
             current_stage=str(application.stage_id),
         )
+    _hold_stage(session, stage)
 
 
 def _refuse_unfounded_must_have_rejection(
@@ -629,6 +649,17 @@ def _batch_rows(
             continue
         first_index[pair] = index
         valid.append((index, data, job, stage))
+    held = set(
+        session.scalars(
+            select(JobStage.id)
+            .where(JobStage.id.in_({s.id for *_, s in valid}), JobStage.removed_at.is_(None))
+            .with_for_update(read=True)  # as _hold_stage does, for every stage at once
+        )
+    )
+    for index, _data, job, stage in valid:
+        if stage.id not in held:
+            outcome.failed[index] = NotFound(f"job {job.id} has no stage {stage.id} any more")
+    valid = [item for item in valid if item[3].id in held]
     pairs = [(job.role_id, data["candidate_id"]) for _, data, job, _ in valid]
     matches = matches_for(session, pairs)
     created: dict[int, uuid.UUID] = {}
@@ -680,6 +711,7 @@ def _batch_rows(
                 "model_version": match.model_version if match else None,
                 "inputs_hash": match.inputs_hash if match else None,
                 "occurred_at": applied_at,
+                "recorded_at": now,
             }
         )
     return created, rows, transitions

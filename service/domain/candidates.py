@@ -261,8 +261,13 @@ def erase_candidate(
     events, which hold ids only. The API (``DELETE``) and retention (``rolefit retention run``)
     both come here; each records its own audit event in the same transaction. A candidate on
     legal hold is not erased (409): the hold has to be lifted first.
+
+    The candidate's row is locked first (PostgreSQL): an application being created for them
+    commits before this reads their applications, and one created after waits and then fails.
     """
-    candidate = get_candidate(session, candidate_id)
+    candidate = session.get(Candidate, candidate_id, with_for_update=True)
+    if candidate is None:
+        raise NotFound(f"no candidate {candidate_id}")
     if candidate.legal_hold:
         raise Conflict("the candidate is on legal hold; lift the hold before erasing them")
     # Stored POST responses that mention the candidate (a create, a batch, a 409 naming them)

@@ -182,6 +182,11 @@ def replace_stages(session: Session, job: Job, stages: Sequence[dict[str, Any]])
         raise NotFound(f"job {job.id} has no stage {sorted(map(str, unknown))[0]}")
     removed = [stage for stage_id, stage in existing.items() if stage_id not in kept]
     if removed:
+        # Lock them (PostgreSQL) before counting: an application entering one of them holds a
+        # share lock on it, so the count below sees every application that is there.
+        session.execute(
+            select(JobStage.id).where(JobStage.id.in_([s.id for s in removed])).with_for_update()
+        )
         held = session.scalar(
             select(func.count())
             .select_from(Application)

@@ -105,8 +105,12 @@ class Transition(Base):
     role_version: Mapped[int | None]
     model_version: Mapped[str | None] = mapped_column(String(32))
     inputs_hash: Mapped[str | None] = mapped_column(String(64))
+    # When it happened (a backdated application's `created` is its applied_at) ...
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # ... and when it was written: the feed's order, so that a reader's cursor never passes a
+    # row that is written later with an earlier occurred_at.
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-Index("ix_transitions_feed", Transition.occurred_at, Transition.id)
+Index("ix_transitions_feed", Transition.recorded_at, Transition.id)
 Index("ix_transitions_job", Transition.job_id, Transition.occurred_at)

@@ -287,3 +287,18 @@ def test_a_delete_with_a_body_that_is_not_json_changes_nothing(
     )
     assert_problem(response, 400)
     assert client.get(f"/v1/candidates/{candidate_id}", headers=admin_headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/transitions?occurred_after=0001-01-01T00:00:00%2B01:00",
+        "/v1/applications?updated_after=0001-01-01T00:00:00%2B01:00",
+        "/v1/candidates?updated_after=0001-01-01T00:00:00%2B01:00",
+        "/v1/audit-events?since=0001-01-01T00:00:00%2B01:00",
+    ],
+)
+def test_a_time_with_no_utc_equivalent_is_a_422_not_a_500(
+    client: FlaskClient, admin_headers, url: str
+) -> None:
+    assert_problem(client.get(url, headers=admin_headers), 422)

@@ -1194,11 +1194,11 @@ def test_a_transition_keeps_the_match_of_its_moment(api: Api, strong: Callable[.
     assert shown["score"] == later["score"] and shown["must_haves_met"] is False
 
 
-def test_the_transition_feed_is_oldest_first_filtered_and_paged(api: Api) -> None:
+def test_the_transition_feed_is_in_written_order_filtered_and_paged(api: Api) -> None:
     job_a, job_b = api.job(title="A"), api.job(title="B")
     a_ids = stage_ids(job_a)
-    # Created with applied_at in the past: their `created` transitions are the oldest, even
-    # though the second was written after the first (and B's before A's second).
+    # Created with applied_at in the past: their `created` transitions happened earlier than
+    # they were written; the feed lists them as written, so no cursor ever passes one.
     early = api.application(api.candidate("Early")["id"], job_a["id"], applied_at=ago(days=3))
     other = api.application(api.candidate("Other job")["id"], job_b["id"], applied_at=ago(days=2))
     earliest = api.application(api.candidate("Earliest")["id"], job_a["id"], applied_at=ago(days=4))
@@ -1212,13 +1212,12 @@ def test_the_transition_feed_is_oldest_first_filtered_and_paged(api: Api) -> Non
     assert feed["next_cursor"] is None
     assert len(everything) == 7
     assert [(t["application_id"], t["kind"]) for t in everything[:3]] == [
-        (earliest["id"], "created"),
         (early["id"], "created"),
         (other["id"], "created"),
+        (earliest["id"], "created"),
     ]
     assert [t["kind"] for t in everything[3:]] == ["moved", "rejected", "hired", "hired"]
-    times = [t["occurred_at"] for t in everything]
-    assert times == sorted(times)
+    assert everything[2]["occurred_at"] < everything[0]["occurred_at"]  # the backdated one
 
     walked = api.walk(TRANSITIONS, limit=2)
     assert [t["id"] for t in walked] == [t["id"] for t in everything]
@@ -1232,10 +1231,21 @@ def test_the_transition_feed_is_oldest_first_filtered_and_paged(api: Api) -> Non
     assert ids_of(kind="hired") == [t["id"] for t in everything if t["kind"] == "hired"]
     assert ids_of(kind="created", job_id=job_a["id"]) == [
         everything[0]["id"],
-        everything[1]["id"],
+        everything[2]["id"],
     ]
     assert ids_of(occurred_after=ago(days=1)) == [t["id"] for t in everything[3:]]
-    assert ids_of(occurred_after=ago(days=3, seconds=-1)) == [t["id"] for t in everything[2:]]
+    backdated = {everything[0]["id"], everything[2]["id"]}  # early's and earliest's creations
+    assert ids_of(occurred_after=ago(days=3, seconds=-1)) == [
+        t["id"] for t in everything if t["id"] not in backdated
+    ]
+
+    # A reader that kept the last cursor sees a backdated application created afterwards.
+    last = api.ok(TRANSITIONS, limit=len(everything))
+    cursor = api.ok(TRANSITIONS, limit=len(everything) - 1)["next_cursor"]
+    assert last["next_cursor"] is None and cursor is not None
+    late = api.application(api.candidate("Late")["id"], job_a["id"], applied_at=ago(days=9))
+    after = api.ok(TRANSITIONS, cursor=cursor)["data"]
+    assert [t["application_id"] for t in after] == [early["id"], late["id"]]
     assert_problem(api.get(TRANSITIONS, kind="teleported"), 422)
 
 

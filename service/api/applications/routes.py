@@ -310,9 +310,11 @@ class Transitions(MethodView):
     @blp.doc(operationId="listTransitions")
     @audited("list", "transition")
     def get(self, args: dict[str, Any]) -> Any:
-        """Every transition of every job, oldest first: a cursor feed for analytics and sync.
+        """Every transition of every job, in the order they were written: a cursor feed for sync.
 
-        Filters: `job_id`, `kind`, `occurred_after`.
+        Keep the last cursor and come back: nothing written later is ever behind it, also a
+        backdated application's `created` (its `occurred_at` is its `applied_at`). Filters:
+        `job_id`, `kind`, `occurred_after`.
         """
         after = None
         if "cursor" in args:
@@ -330,7 +332,7 @@ class Transitions(MethodView):
         stages = pipeline.stages_by_id(
             session, [s for t in found for s in (t.from_stage_id, t.to_stage_id)]
         )
-        keys = {str(t.id): t.occurred_at.isoformat() for t in found}
+        keys = {str(t.id): t.recorded_at.isoformat() for t in found}
         rows = [transition_body(t, stages) for t in found]
         body, headers = page_response(
             rows, args["limit"], "transitions", lambda r: [keys[r["id"]], r["id"]]

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from service.api.competencies.schemas import SLUG
 from service.api.jobs.schemas import StageSchema
 from service.api.matching.schemas import RankedCandidateSchema
-from service.api.schemas import PageArgsSchema, PageSchema, ProblemSchema, Timestamp, text
+from service.api.schemas import Instant, PageArgsSchema, PageSchema, ProblemSchema, Timestamp, text
 from service.domain import scoring
 from service.domain.applications import NOTE_MAX
 from service.models.application import APPLICATION_STATUSES, SOURCE_CHANNELS, TRANSITION_KINDS
@@ -63,9 +63,7 @@ class ApplicationCreateSchema(Schema):
     job_id = fields.UUID(required=True)
     stage = fields.UUID(metadata={"description": "A stage of the job; default its first"})
     source = fields.Nested(SourceSchema)
-    applied_at = fields.AwareDateTime(
-        format="iso", metadata={"description": "RFC 3339, not in the future; default now"}
-    )
+    applied_at = Instant(metadata={"description": "RFC 3339, not in the future; default now"})
 
 
 class ApplicationQueryArgsSchema(PageArgsSchema):
@@ -73,7 +71,7 @@ class ApplicationQueryArgsSchema(PageArgsSchema):
     candidate_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(APPLICATION_STATUSES))
     stage = fields.UUID(metadata={"description": "A stage id"})
-    updated_after = fields.AwareDateTime(format="iso")
+    updated_after = Instant()
 
 
 class ApplicationPageSchema(PageSchema):
@@ -161,7 +159,7 @@ class TransitionPageSchema(PageSchema):
 class TransitionQueryArgsSchema(PageArgsSchema):
     job_id = fields.UUID()
     kind = fields.String(validate=validate.OneOf(TRANSITION_KINDS))
-    occurred_after = fields.AwareDateTime(format="iso")
+    occurred_after = Instant()
 
 
 # --------------------------------------------------------------------------- batch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.api.schemas import PageArgsSchema, PageSchema, text
+from service.api.schemas import Instant, PageArgsSchema, PageSchema, text
 from service.domain import audit
 
 RESOURCE_TYPES = (
@@ -66,12 +66,8 @@ class AuditQueryArgsSchema(PageArgsSchema):
         validate=text(36, 1), metadata={"description": "Events of this API key (its id)"}
     )
     outcome = fields.String(validate=validate.OneOf(audit.OUTCOMES))
-    since = fields.AwareDateTime(
-        format="iso", metadata={"description": "RFC 3339; events at or after this time"}
-    )
-    until = fields.AwareDateTime(
-        format="iso", metadata={"description": "RFC 3339; events before this time"}
-    )
+    since = Instant(metadata={"description": "RFC 3339; events at or after this time"})
+    until = Instant(metadata={"description": "RFC 3339; events before this time"})
 
 
 class AuditEventPageSchema(PageSchema):

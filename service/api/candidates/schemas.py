@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from service.api.schemas import (
+    Instant,
     JsonBoolean,
     JsonFloat,
     JsonInteger,
@@ -167,9 +168,7 @@ class CompetenciesBodySchema(FastSchema):
 
 
 class CandidateQueryArgsSchema(PageArgsSchema):
-    updated_after = fields.AwareDateTime(
-        format="iso", metadata={"description": "RFC 3339; only candidates changed after it"}
-    )
+    updated_after = Instant(metadata={"description": "RFC 3339; only candidates changed after it"})
     external_id = fields.String(validate=text(255, 1))
     source = fields.String(validate=text(64, 1))
     q = fields.String(

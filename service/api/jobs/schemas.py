@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from service.api.competencies.schemas import SLUG
 from service.api.schemas import (
+    Instant,
     JsonBoolean,
     JsonInteger,
     PageArgsSchema,
@@ -114,12 +115,8 @@ class JobPageSchema(PageSchema):
 
 
 class FunnelArgsSchema(Schema):
-    applied_after = fields.AwareDateTime(
-        format="iso", metadata={"description": "RFC 3339; the cohort applied at or after it"}
-    )
-    applied_before = fields.AwareDateTime(
-        format="iso", metadata={"description": "RFC 3339; the cohort applied before it"}
-    )
+    applied_after = Instant(metadata={"description": "RFC 3339; the cohort applied at or after it"})
+    applied_before = Instant(metadata={"description": "RFC 3339; the cohort applied before it"})
     source = fields.String(validate=validate.OneOf(SOURCE_CHANNELS))
 
 
