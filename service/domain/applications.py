@@ -119,6 +119,17 @@ class MatchSnapshot:
     model_version: str
     inputs_hash: str
 
+    @classmethod
+    def of(cls, match: Match) -> MatchSnapshot:
+        return cls(
+            match.score_hundredths,
+            match.band,
+            match.must_haves_met,
+            match.role_version,
+            match.model_version,
+            match.inputs_hash,
+        )
+
 
 def matches_for(
     session: Session, pairs: Sequence[tuple[int, uuid.UUID | None]]
@@ -538,28 +549,48 @@ def stages_by_id(session: Session, ids: Sequence[uuid.UUID | None]) -> dict[uuid
     return {s.id: s for s in session.scalars(select(JobStage).where(JobStage.id.in_(wanted)))}
 
 
-def views(session: Session, applications: Sequence[Application]) -> list[ApplicationView]:
-    """Views of ``applications`` with four queries whatever their number: their stages, their
-    jobs' roles, the candidates' stored matches, the rejection reasons' types."""
+def views(
+    session: Session,
+    applications: Sequence[Application],
+    *,
+    matches: dict[uuid.UUID, MatchSnapshot] | None = None,
+) -> list[ApplicationView]:
+    """Views of ``applications`` with a few queries whatever their number: their stages, the
+    rejection reasons' types, and (unless the caller has them already, as the job's ranking
+    does: ``matches`` by application id) their jobs' roles and the candidates' stored
+    matches."""
     if not applications:
         return []
     stages = stages_by_id(session, [a.stage_id for a in applications])
-    roles = dict(
-        session.execute(
-            select(Job.id, Job.role_id).where(Job.id.in_({a.job_id for a in applications}))
-        ).all()
-    )
-    matches = matches_for(session, [(roles[a.job_id], a.candidate_id) for a in applications])
+    if matches is None:
+        matches = _stored_matches(session, applications)
     types = dict(session.execute(select(RejectionReason.key, RejectionReason.type)).all())
     return [
         ApplicationView(
             a,
             stages[a.stage_id],
-            matches.get((roles[a.job_id], a.candidate_id)) if a.candidate_id else None,
+            matches.get(a.id),
             types.get(a.rejection_reason) if a.rejection_reason else None,
         )
         for a in applications
     ]
+
+
+def _stored_matches(
+    session: Session, applications: Sequence[Application]
+) -> dict[uuid.UUID, MatchSnapshot]:
+    """Each application's candidate's stored match for its job's role, by application id."""
+    roles = dict(
+        session.execute(
+            select(Job.id, Job.role_id).where(Job.id.in_({a.job_id for a in applications}))
+        ).all()
+    )
+    found = matches_for(session, [(roles[a.job_id], a.candidate_id) for a in applications])
+    return {
+        a.id: found[key]
+        for a in applications
+        if a.candidate_id is not None and (key := (roles[a.job_id], a.candidate_id)) in found
+    }
 
 
 # --------------------------------------------------------------------------- batch import

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from service.domain.competencies import KEY_PATTERN, contains_pattern
 from service.domain.errors import Conflict, Invalid, NotFound
@@ -52,9 +52,9 @@ def get_job(session: Session, job_id: uuid.UUID) -> Job:
     return job
 
 
-def role_key_of(session: Session, job: Job) -> str:
-    key: str = session.scalars(select(Role.key).where(Role.id == job.role_id)).one()
-    return key
+def role_keys(session: Session) -> dict[int, str]:
+    """Every role's key by id (roles are few: one small query, for one job or a page)."""
+    return {role_id: key for role_id, key in session.execute(select(Role.id, Role.key))}
 
 
 def list_jobs(
@@ -68,7 +68,8 @@ def list_jobs(
 ) -> list[Job]:
     """Up to ``limit`` jobs in creation order after the id ``after``; ``q`` is a
     case-insensitive substring of the title, department or location."""
-    query = select(Job).order_by(Job.id).limit(limit)
+    # The page shows every job's stages: loaded for all of them in one more query.
+    query = select(Job).options(selectinload(Job.stages)).order_by(Job.id).limit(limit)
     if after is not None:
         query = query.where(Job.id > after)
     if status is not None:

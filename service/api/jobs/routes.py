@@ -60,7 +60,7 @@ _NEXT = {
 
 
 def _job(job: Job) -> dict[str, Any]:
-    return job_body(job, jobs.role_key_of(request_session(), job))
+    return job_body(job, jobs.role_keys(request_session())[job.role_id])
 
 
 def _job_response(job: Job, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -93,7 +93,8 @@ class Jobs(MethodView):
             role_key=args.get("role"),
             q=args.get("q"),
         )
-        rows = [_job(j) for j in found]
+        keys = jobs.role_keys(request_session())
+        rows = [job_body(j, keys[j.role_id]) for j in found]
         body, headers = page_response(rows, args["limit"], "jobs", lambda r: [r["id"]])
         return json_response(body, headers=headers)
 
@@ -213,7 +214,8 @@ class JobApplications(MethodView):
             min_score_hundredths=round(min_score * 100) if min_score is not None else None,
             must_haves_met=args.get("must_haves_met"),
         )
-        views = pipeline.views(session, [a for a, _m in rows])
+        snapshots = {a.id: pipeline.MatchSnapshot.of(m) for a, m in rows}
+        views = pipeline.views(session, [a for a, _m in rows], matches=snapshots)
         ranks = {str(a.id): m.rank_key for a, m in rows}
         items = [job_application_body(v, m) for v, (_a, m) in zip(views, rows, strict=True)]
         body, headers = page_response(
