@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
+from service.models.accountability import BiasAudit, SelfIdentification
 from service.models.apikey import ApiKey
 from service.models.application import Application, Transition
 from service.models.audit import AuditEvent
@@ -17,6 +18,7 @@ __all__ = [
     "ApiKey",
     "Application",
     "AuditEvent",
+    "BiasAudit",
     "Candidate",
     "CandidateCompetency",
     "CandidateTombstone",
@@ -32,5 +34,6 @@ __all__ = [
     "Responsibility",
     "Role",
     "RoleVersion",
+    "SelfIdentification",
     "Transition",
 ]
