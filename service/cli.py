@@ -209,6 +209,73 @@ def retention_run(days: int, dry_run: bool) -> None:
     )
 
 
+@main.group("import")
+def import_group() -> None:
+    """Import candidates from documents they already have."""
+
+
+@import_group.command("resume")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--source",
+    default="json-resume",
+    show_default=True,
+    help="The system the files come from; with each file's external id, the candidate's key",
+)
+@click.option("--dry-run", is_flag=True, help="Only show the mapping; store nothing")
+def import_resume(files: tuple[Path, ...], source: str, dry_run: bool) -> None:
+    """Import JSON Resume FILEs, as POST /v1/candidates/import does; one summary line each.
+
+    A file's external id is its name without ``.json`` (and ``.resume``): importing the same
+    file again replaces the records of the candidate it created. Contact fields are stored.
+    Each file is its own transaction; a bad file is reported and the others go on (exit
+    status 1 if any failed).
+    """
+    import json
+
+    from service.domain import audit
+    from service.domain.candidate_import import import_resume as run_import
+    from service.domain.candidate_import import summary
+
+    actor = audit.Actor("cli:import")
+    failed = 0
+    database = _database()
+    for path in files:
+        external_id = path.name.removesuffix(".json").removesuffix(".resume")
+        with database.session() as session:
+            try:
+                if path.stat().st_size > 1024 * 1024:
+                    raise DomainError("the file is over 1 MiB")
+                try:
+                    document = json.loads(path.read_bytes())
+                except (ValueError, RecursionError) as error:
+                    raise DomainError(f"not JSON: {error}") from error
+                result = run_import(
+                    session,
+                    document,
+                    source=source,
+                    external_id=external_id[:255],
+                    with_contact=True,
+                    dry_run=dry_run,
+                    actor=actor,
+                )
+                session.commit()
+            except DomainError as error:
+                session.rollback()
+                failed += 1
+                details = getattr(error, "errors", {})
+                click.echo(f"{path}: failed: {error.detail}")
+                for where, messages in details.items():
+                    click.echo(f"  {where}: {'; '.join(messages)}")
+                continue
+        click.echo(f"{path}: {summary(result)}")
+    database.dispose()
+    if failed:
+        raise SystemExit(1)
+
+
 @main.command()
 def rescore() -> None:
     """Rescore every candidate against every role's current version, in one transaction.
