@@ -35,6 +35,7 @@ SCOPES: tuple[str, ...] = (
     "pipeline:write",
     "audit:read",
     "keys:admin",
+    "demographics:write",
 )
 
 PRESETS: dict[str, frozenset[str]] = {
@@ -49,6 +50,7 @@ PRESETS: dict[str, frozenset[str]] = {
             "matches:read",
             "pipeline:read",
             "pipeline:write",
+            "demographics:write",
         }
     ),
     "recruiter": frozenset(
@@ -63,6 +65,9 @@ PRESETS: dict[str, frozenset[str]] = {
         }
     ),
     "dashboard": frozenset({"roles:read", "candidates:read", "matches:read", "pipeline:read"}),
+    # An independent auditor: scores and the pipeline's facts, bias audits; no contact fields,
+    # no writes of candidates (accountability.md).
+    "auditor": frozenset({"roles:read", "matches:read", "pipeline:read", "audit:read"}),
 }
 
 # last_used_at is written at most this often per key, so authentication stays one read.

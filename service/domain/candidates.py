@@ -23,6 +23,7 @@ from service.domain.applications import erase_candidate_applications
 from service.domain.batch import BatchOutcome
 from service.domain.competencies import contains_pattern
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound
+from service.domain.self_identification import erase_self_identification
 from service.domain.taxonomy import Taxonomy, resolve_names
 from service.infra.bulk import bulk_insert
 from service.infra.ids import uuid7
@@ -277,6 +278,7 @@ def erase_candidate(
     )
     # Their applications stay for the funnels, without anything of the person.
     erase_candidate_applications(session, candidate.id)
+    erase_self_identification(session, candidate.id)
     # The foreign keys cascade too; explicit deletes do not depend on SQLite's pragma.
     session.execute(delete(Match).where(Match.candidate_id == candidate.id))
     session.execute(
