@@ -51,7 +51,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal,
 from sqlalchemy.orm import Session
 
 from service.domain import matching, scoring
-from service.domain.errors import Invalid, NotFound
+from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.roles import get_role
 from service.infra.orm import utcnow
 from service.models import (
@@ -374,12 +374,6 @@ def _check(request: AuditRequest) -> None:
         errors["selection"] = [f"one of {', '.join(SELECTIONS)}"]
     if request.exclude_small_categories and not (request.justification or "").strip():
         errors["justification"] = ["required when exclude_small_categories is true"]
-    if (
-        request.window_from is not None
-        and request.window_to is not None
-        and request.window_from >= request.window_to
-    ):
-        errors["window.to"] = ["must be after window.from"]
     if errors:
         raise Invalid("the bias audit request is not valid", errors)
 
@@ -418,11 +412,8 @@ def _stage_threshold(session: Session, job: Job, kind: str) -> int:
             JobStage.job_id == job.id, JobStage.kind == kind, JobStage.removed_at.is_(None)
         )
     )
-    if position is None:
-        raise Invalid(
-            f"the job has no stage of kind {kind!r}",
-            {"selection": [f"the job has no current stage of kind {kind!r}"]},
-        )
+    if position is None:  # the job's state, not the request's shape: a conflict
+        raise Conflict(f"the job has no current stage of kind {kind!r} to select by")
     return int(position)
 
 

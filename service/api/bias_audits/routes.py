@@ -17,6 +17,7 @@ from service.api.audit.recording import audited
 from service.api.auth import current_principal, requires
 from service.api.bias_audits.bodies import bias_audit_body, bias_audit_csv
 from service.api.bias_audits.schemas import (
+    CREATE_VARIANTS,
     BiasAuditCreateSchema,
     BiasAuditPageSchema,
     BiasAuditQueryArgsSchema,
@@ -26,7 +27,6 @@ from service.api.bias_audits.schemas import (
 from service.api.blueprint import Blueprint
 from service.api.jsonio import json_response
 from service.api.openapi import (
-    ETAG_HEADER,
     LOCATION_HEADER,
     REPLAYED_HEADER,
     idempotency_doc,
@@ -37,7 +37,28 @@ from service.api.unit_of_work import request_session, write
 from service.domain import bias_audits
 from service.domain.self_identification import put_self_identification
 
-blp = Blueprint(
+
+class _Blueprint(Blueprint):
+    """Documents a request body as ``oneOf`` its variants (``blp.doc(**{BODY_VARIANTS: [...]})``):
+    the rules "a role or a job, not both" and "a justification when excluding" are then stated
+    by the document, which one marshmallow schema cannot say."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._body_variants_doc)
+
+    @staticmethod
+    def _body_variants_doc(doc: dict[str, Any], doc_info: dict[str, Any], **_: Any) -> Any:
+        variants = doc_info.get("manual_doc", {}).pop(BODY_VARIANTS, None)
+        if variants:
+            for content in doc["requestBody"]["content"].values():
+                content["schema"] = {"oneOf": [variant() for variant in variants]}
+        return doc
+
+
+BODY_VARIANTS = "x-rolefit-body-variants"
+
+blp = _Blueprint(
     "bias_audits",
     __name__,
     description="Bias audits (NYC Local Law 144) from self-identification kept apart.",
@@ -60,6 +81,15 @@ _CSV_DOC = blp.doc(
         }
     }
 )
+
+
+_REPORT_ETAG = {
+    "ETag": {
+        "description": "The report's own tag: a report never changes",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
 
 
 def _wants_csv() -> bool:
@@ -99,16 +129,9 @@ class BiasAudits(MethodView):
     @write
     @blp.arguments(BiasAuditCreateSchema)
     @blp.response(201, BiasAuditSchema, headers={**LOCATION_HEADER, **REPLAYED_HEADER})
-    @idempotency_doc(blp)
+    @idempotency_doc(blp, conflict="The job has no current stage of the selection's kind")
     @problem_doc(blp, 404, "No role with this key, or no job with this id")
-    @problem_doc(
-        blp,
-        422,
-        "Not both role and job_id (nor neither); a selection a role audit cannot use; a "
-        "stage kind the job lacks; exclusion without a justification; a window that ends "
-        "before it starts",
-    )
-    @blp.doc(operationId="createBiasAudit")
+    @blp.doc(operationId="createBiasAudit", **{BODY_VARIANTS: CREATE_VARIANTS})
     @audited("create", "bias-audit", ids=lambda body: [body["id"]])
     def post(self, data: dict[str, Any]) -> Any:
         """Compute a bias audit of a role or a job and store it (immutable).
@@ -141,7 +164,7 @@ class BiasAudits(MethodView):
 @blp.route("/v1/bias-audits/<uuid:audit_id>")
 class BiasAuditItem(MethodView):
     @requires("audit:read")
-    @blp.response(200, BiasAuditSchema, headers=ETAG_HEADER)
+    @blp.response(200, BiasAuditSchema, headers=_REPORT_ETAG)
     @_CSV_DOC
     @problem_doc(blp, 404, "No bias audit with this id")
     @blp.doc(operationId="getBiasAudit")

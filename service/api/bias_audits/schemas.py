@@ -25,39 +25,94 @@ class WindowSchema(Schema):
         data_key="from",
         metadata={"description": "RFC 3339; candidates created / applications applied at or after"},
     )
-    to = Instant(metadata={"description": "RFC 3339; ... and before this (after `from`)"})
+    to = Instant(
+        metadata={"description": "RFC 3339; ... and before this (at or before `from`: nobody)"}
+    )
+
+
+_ROLE = {"description": "A role audit: every candidate with a stored match for it"}
+_JOB = {
+    "description": "A job audit: every application to it, scored by the match snapshot taken "
+    "when it was made"
+}
+_SELECTION = {
+    "description": "Who counts as selected. `stage:<kind>` (reached a stage of that kind or a "
+    "later one, or was hired) and `hired` are for job audits only"
+}
+_EXCLUDE = {
+    "description": "Leave categories under 2 % of the population out of the impact ratios "
+    "(still listed); needs a `justification`"
+}
+_JUSTIFICATION = {"description": "Why small categories are excluded (required then)"}
 
 
 class BiasAuditCreateSchema(Schema):
-    """Body of POST /v1/bias-audits: `role` or `job_id` (one of them)."""
+    """Body of POST /v1/bias-audits, as parsed: the document states it as the four variants
+    below (role or job, with or without exclusion), which this union and the domain's checks
+    enforce together."""
 
-    role = fields.String(
-        validate=SLUG,
-        metadata={"description": "A role audit: every candidate with a stored match for it"},
-    )
-    job_id = fields.UUID(
-        metadata={
-            "description": "A job audit: every application to it, scored by the match snapshot "
-            "taken when it was made"
-        }
-    )
+    role = fields.String(validate=SLUG, metadata=_ROLE)
+    job_id = fields.UUID(metadata=_JOB)
     selection = fields.String(
-        required=True,
-        validate=validate.OneOf(bias_audits.SELECTIONS),
-        metadata={
-            "description": "Who counts as selected. `stage:<kind>` (reached a stage of that kind "
-            "or a later one, or was hired) and `hired` are for job audits only"
-        },
+        required=True, validate=validate.OneOf(bias_audits.SELECTIONS), metadata=_SELECTION
     )
     window = fields.Nested(WindowSchema)
-    exclude_small_categories = JsonBoolean(
-        load_default=False,
-        metadata={
-            "description": "Leave categories under 2 % of the population out of the impact "
-            "ratios (still listed); needs a `justification`"
-        },
+    exclude_small_categories = JsonBoolean(load_default=False, metadata=_EXCLUDE)
+    justification = fields.String(validate=text(2000, 1, named=True), metadata=_JUSTIFICATION)
+
+
+class _RoleAudit(Schema):
+    role = fields.String(required=True, validate=SLUG, metadata=_ROLE)
+    selection = fields.String(
+        required=True, validate=validate.OneOf(bias_audits.ROLE_SELECTIONS), metadata=_SELECTION
     )
-    justification = fields.String(validate=text(2000, 1))
+    window = fields.Nested(WindowSchema)
+
+
+class _JobAudit(Schema):
+    job_id = fields.UUID(required=True, metadata=_JOB)
+    selection = fields.String(
+        required=True, validate=validate.OneOf(bias_audits.JOB_SELECTIONS), metadata=_SELECTION
+    )
+    window = fields.Nested(WindowSchema)
+
+
+class _Plain(Schema):
+    exclude_small_categories = JsonBoolean(validate=validate.OneOf([False]), metadata=_EXCLUDE)
+    justification = fields.String(validate=text(2000, 1, named=True), metadata=_JUSTIFICATION)
+
+
+class _Excluding(Schema):
+    exclude_small_categories = JsonBoolean(
+        required=True, validate=validate.OneOf([True]), metadata=_EXCLUDE
+    )
+    justification = fields.String(
+        required=True, validate=text(2000, 1, named=True), metadata=_JUSTIFICATION
+    )
+
+
+class RoleAuditCreateSchema(_RoleAudit, _Plain):
+    """A role audit (selection by the stored match)."""
+
+
+class RoleAuditExcludingSchema(_RoleAudit, _Excluding):
+    """A role audit that excludes small categories, with its justification."""
+
+
+class JobAuditCreateSchema(_JobAudit, _Plain):
+    """A job audit (selection by the snapshot at application, a stage reached, or hired)."""
+
+
+class JobAuditExcludingSchema(_JobAudit, _Excluding):
+    """A job audit that excludes small categories, with its justification."""
+
+
+CREATE_VARIANTS = (
+    RoleAuditCreateSchema,
+    RoleAuditExcludingSchema,
+    JobAuditCreateSchema,
+    JobAuditExcludingSchema,
+)
 
 
 class CategorySchema(Schema):
