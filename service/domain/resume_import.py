@@ -188,22 +188,28 @@ def path_of(parts: Any) -> str:
     return text or "_schema"
 
 
-def _surrogates(document: Any) -> Iterator[str]:
-    """Paths of strings (or keys) that are not Unicode text: lone surrogates from ``\\ud800``."""
+def _bad_text(document: Any) -> Iterator[tuple[str, str]]:
+    """(path, message) for strings that are not Unicode text (lone surrogates from ``\\ud800``),
+    and member names that are empty or hold control characters: an unknown section is
+    ignored, a garbage name is refused."""
     stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
     while stack:
         value, parts = stack.pop()
         if isinstance(value, str):
             if not _encodes(value):
-                yield path_of(parts)
+                yield path_of(parts), "must be valid Unicode text (no lone surrogates)"
         elif isinstance(value, dict):
             for key, child in value.items():
-                if not _encodes(key):
-                    yield path_of(parts) if parts else "_schema"
+                if not _encodes(key) or not key or _CONTROL_CHARACTER.search(key):
+                    name = key.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+                    yield path_of(parts), f"member name {name!r} must be non-empty plain text"
                 else:
                     stack.append((child, (*parts, key)))
         elif isinstance(value, list):
             stack.extend((child, (*parts, i)) for i, child in enumerate(value))
+
+
+_CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
 
 
 def _encodes(text: str) -> bool:
@@ -221,8 +227,8 @@ def validation_errors(document: Any) -> dict[str, list[str]]:
     characters (a message may quote the offending value).
     """
     errors: dict[str, list[str]] = {}
-    for path in _surrogates(document):
-        errors.setdefault(path, []).append("must be valid Unicode text (no lone surrogates)")
+    for path, problem in _bad_text(document):
+        errors.setdefault(path, []).append(problem)
         if len(errors) >= MAX_ERROR_PATHS:
             return errors
     if errors:

@@ -113,6 +113,25 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     },
     ("PUT", "/v1/candidates/<uuid:candidate_id>/competencies"): {"competencies": [RECORD]},
     ("POST", "/v1/candidates/batch"): {"candidates": [CANDIDATE]},
+    # Every leaf is a field the import reads and checks (an unknown section would be ignored).
+    ("POST", "/v1/candidates/import"): {
+        "basics": {
+            "name": "Ada Fuzz",
+            "label": "Program lead",
+            "email": "ada@example.com",
+            "phone": "+44 20 7946 0000",
+        },
+        "skills": [{"name": "Program management", "level": "Expert", "keywords": ["OKRs"]}],
+        "work": [
+            {
+                "position": "Program manager",
+                "summary": "Ran the portfolio",
+                "startDate": "2019-04",
+                "endDate": "2024-01",
+                "highlights": ["Set OKRs"],
+            }
+        ],
+    },
     ("POST", "/v1/match"): {"competencies": [RECORD], "roles": ["tpm"]},
     ("POST", "/v1/jobs"): {"title": "Fuzz job", "role": "tpm", "department": "QA"},
     ("PATCH", "/v1/jobs/<uuid:job_id>"): {"title": "Renamed job", "location": "Remote"},
