@@ -16,21 +16,25 @@ stands behind it: no two concurrent hires can fill more openings than the job ha
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.domain import funnel_counts
 from service.domain.batch import BatchOutcome
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound, StageConflict
-from service.domain.jobs import current_stages, get_job, get_reason
+from service.domain.jobs import current_stages, get_reason, lock_job, lock_jobs
 from service.infra.bulk import bulk_insert
+from service.infra.driver_query import DriverQuery
 from service.infra.ids import uuid7
 from service.infra.orm import utcnow
 from service.models import Application, Candidate, Job, JobStage, Match, RejectionReason, Transition
@@ -119,17 +123,6 @@ class MatchSnapshot:
     model_version: str
     inputs_hash: str
 
-    @classmethod
-    def of(cls, match: Match) -> MatchSnapshot:
-        return cls(
-            match.score_hundredths,
-            match.band,
-            match.must_haves_met,
-            match.role_version,
-            match.model_version,
-            match.inputs_hash,
-        )
-
 
 def matches_for(
     session: Session, pairs: Sequence[tuple[int, uuid.UUID | None]]
@@ -205,9 +198,54 @@ def transition_feed(
     return list(session.scalars(query))
 
 
+@dataclass(frozen=True, slots=True)
+class ApplicationRow:
+    """An application's columns as a page reads them on the driver, without the ORM."""
+
+    id: uuid.UUID
+    candidate_id: uuid.UUID | None
+    job_id: uuid.UUID
+    status: str
+    source_channel: str
+    source_detail: str | None
+    applied_at: datetime
+    rejected_at: datetime | None
+    hired_at: datetime | None
+    rejection_reason: str | None
+    rejection_note: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StageRow:
+    """A stage's columns as a page reads them."""
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    position: int
+
+
+@dataclass(frozen=True)
+class RankedApplication:
+    """An item of a job's ranked applications: the application, and the candidate's stored
+    match (which carries their name and headline) with its rank key, for the cursor."""
+
+    view: ApplicationView
+    candidate_name: str
+    candidate_headline: str | None
+    rank_key: int
+
+
+_APPLICATION_COLUMNS = tuple(f.name for f in fields(ApplicationRow))
+_STAGE_COLUMNS = tuple(f.name for f in fields(StageRow))
+_SNAPSHOT_COLUMNS = tuple(f.name for f in fields(MatchSnapshot))
+
+
 def job_ranking(
-    session: Session,
-    job: Job,
+    connection: Connection,
+    job_id: uuid.UUID,
     *,
     limit: int,
     after: tuple[int, uuid.UUID] | None = None,
@@ -215,59 +253,99 @@ def job_ranking(
     stage_id: uuid.UUID | None = None,
     min_score_hundredths: int | None = None,
     must_haves_met: bool | None = None,
-) -> list[tuple[Application, Match]]:
+) -> list[RankedApplication]:
     """The job's applications with their candidates' stored matches for the job's role, best
     match first (must-haves met, score), then application id; strictly after the keyset
-    ``after`` = (rank key, application id).
+    ``after`` = (rank key, application id). Empty for a job that does not exist.
 
     Read from the role's ranking (the matches index, in rank order) joined to the job's
     applications: PostgreSQL walks the ranking and stops after ``limit`` applications of the
     job instead of joining and sorting all of them (bench.pipeline, a job of 10,000
-    applications among 100,000: 14 -> 148 pages/s). Matches carry the candidate's name and
-    headline: no candidates join. Every candidate has a match for every role (writes score
-    them); an erased one has none, so their applications drop out.
+    applications among 100,000: 14 -> 148 pages/s). One statement on the driver's cursor,
+    stages and rejection types joined in (through the ORM, loading the applications and
+    matches as objects, and three more queries: 148 -> see the README's pipeline figures).
+    Matches carry the candidate's name and headline: no candidates join. Every candidate has
+    a match for every role (writes score them); an erased one has none, so their applications
+    drop out.
     """
-    rank = Match.rank_key
-    query = (
-        select(Application, Match)
-        .select_from(Match)
-        .join(
-            Application,
-            sa.and_(Application.candidate_id == Match.candidate_id, Application.job_id == job.id),
-        )
-        .where(Match.role_id == job.role_id)
-        .order_by(rank.desc(), Application.id)
-        .limit(limit)
-    )
-    if status is not None:
-        query = query.where(Application.status == status)
-    if stage_id is not None:
-        query = query.where(Application.stage_id == stage_id)
-    if min_score_hundredths is not None:
-        query = query.where(Match.score_hundredths >= min_score_hundredths)
-    if must_haves_met is not None:
-        query = query.where(Match.must_haves_met.is_(must_haves_met))
+    params: dict[str, Any] = {"job_id": job_id, "limit": limit}
+    filters = {
+        "status": status,
+        "stage_id": stage_id,
+        "min_score": min_score_hundredths,
+        "must_haves_met": must_haves_met,
+    }
+    params.update({name: value for name, value in filters.items() if value is not None})
     if after is not None:
-        rank_key, last_id = after
-        query = query.where(
-            sa.or_(rank < rank_key, sa.and_(rank == rank_key, Application.id > last_id))
+        params["after_rank"], params["after_id"] = after
+    statement = _job_ranking_statement(
+        *(value is not None for value in filters.values()), after is not None
+    )
+    ranked = []
+    a_end = len(_APPLICATION_COLUMNS)
+    s_end = a_end + len(_STAGE_COLUMNS)
+    m_end = s_end + 1 + len(_SNAPSHOT_COLUMNS)
+    for row in statement.rows(connection, params):
+        view = ApplicationView(
+            ApplicationRow(*row[:a_end]),
+            StageRow(*row[a_end:s_end]),
+            MatchSnapshot(*row[s_end + 1 : m_end]),
+            row[s_end],
         )
-    return [(a, m) for a, m in session.execute(query)]
+        ranked.append(RankedApplication(view, *row[m_end:]))
+    return ranked
+
+
+@functools.cache
+def _job_ranking_statement(
+    by_status: bool, by_stage: bool, by_min_score: bool, by_must_haves: bool, after: bool
+) -> DriverQuery:
+    """The page query for one combination of filters, built once (it runs on every pull)."""
+    a = cast(sa.Table, Application.__table__)
+    m = cast(sa.Table, Match.__table__)
+    s = cast(sa.Table, JobStage.__table__)
+    r = cast(sa.Table, RejectionReason.__table__)
+    role_of_job = select(Job.role_id).where(Job.id == sa.bindparam("job_id")).scalar_subquery()
+    query = (
+        select(
+            *(a.c[name] for name in _APPLICATION_COLUMNS),
+            *(s.c[name] for name in _STAGE_COLUMNS),
+            r.c.type,
+            *(m.c[name] for name in _SNAPSHOT_COLUMNS),
+            m.c.candidate_name,
+            m.c.candidate_headline,
+            m.c.rank_key,
+        )
+        .select_from(m)
+        .join(
+            a, sa.and_(a.c.candidate_id == m.c.candidate_id, a.c.job_id == sa.bindparam("job_id"))
+        )
+        .join(s, s.c.id == a.c.stage_id)
+        .outerjoin(r, r.c.key == a.c.rejection_reason)
+        .where(m.c.role_id == role_of_job)
+        .order_by(m.c.rank_key.desc(), a.c.id)
+        .limit(sa.bindparam("limit"))
+    )
+    if by_status:
+        query = query.where(a.c.status == sa.bindparam("status"))
+    if by_stage:
+        query = query.where(a.c.stage_id == sa.bindparam("stage_id"))
+    if by_min_score:
+        query = query.where(m.c.score_hundredths >= sa.bindparam("min_score"))
+    if by_must_haves:
+        query = query.where(m.c.must_haves_met == sa.bindparam("must_haves_met"))
+    if after:
+        rank = m.c.rank_key
+        query = query.where(
+            sa.or_(
+                rank < sa.bindparam("after_rank"),
+                sa.and_(rank == sa.bindparam("after_rank"), a.c.id > sa.bindparam("after_id")),
+            )
+        )
+    return DriverQuery(query)
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def _hold_stage(session: Session, stage: JobStage) -> None:
-    """Share-lock a stage an application enters (PostgreSQL), so that a concurrent PUT of the
-    job's stages, which locks the stages it removes, cannot remove it under the application."""
-    held = session.scalar(
-        select(JobStage.id)
-        .where(JobStage.id == stage.id, JobStage.removed_at.is_(None))
-        .with_for_update(read=True)
-    )
-    if held is None:
-        raise NotFound(f"job {stage.job_id} has no stage {stage.id} any more")
 
 
 def _stage_of(job: Job, stage_id: uuid.UUID) -> JobStage:
@@ -289,16 +367,14 @@ def _record(
     note: str | None,
     actor: Actor,
     at: datetime,
+    seq: int,
 ) -> Transition:
-    """Append the application's next transition, with the match the recruiter saw."""
-    last = session.scalar(
-        select(func.max(Transition.seq)).where(Transition.application_id == application.id)
-    )
+    """Append the application's transition number ``seq``, with the match the recruiter saw."""
     match = _snapshot(session, job, application.candidate_id)
     transition = Transition(
         application_id=application.id,
         job_id=job.id,
-        seq=(last or 0) + 1,
+        seq=seq,
         kind=kind,
         from_stage_id=from_stage,
         to_stage_id=application.stage_id,
@@ -323,7 +399,7 @@ def _record(
 
 def create_application(session: Session, data: dict[str, Any], actor: Actor) -> Application:
     """A candidate applies to an open job: the application and its ``created`` transition."""
-    job = get_job(session, data["job_id"])
+    job = lock_job(session, data["job_id"])
     candidate = session.get(Candidate, data["candidate_id"])
     if candidate is None:
         raise NotFound(f"no candidate {data['candidate_id']}")
@@ -331,7 +407,6 @@ def create_application(session: Session, data: dict[str, Any], actor: Actor) -> 
         raise Conflict(f"job {job.id} is {job.status}: applications need an open job")
     stages = current_stages(job)
     stage = _stage_of(job, data["stage"]) if data.get("stage") else stages[0]
-    _hold_stage(session, stage)
     now = utcnow()
     applied_at = data.get("applied_at") or now
     if applied_at > now:
@@ -346,6 +421,7 @@ def create_application(session: Session, data: dict[str, Any], actor: Actor) -> 
         source_channel=source.get("channel", "applied"),
         source_detail=source.get("detail"),
         applied_at=applied_at,
+        furthest_position=stage.position,
         created_at=now,
         updated_at=now,
     )
@@ -356,6 +432,9 @@ def create_application(session: Session, data: dict[str, Any], actor: Actor) -> 
     except IntegrityError:
         _one_active(session, candidate.id, job.id)  # a concurrent application won: name it
         raise
+    funnel_counts.count_new_applications(
+        session, [(job.id, stage.id, application.source_channel, stage.position)]
+    )
     _record(
         session,
         application,
@@ -367,6 +446,7 @@ def create_application(session: Session, data: dict[str, Any], actor: Actor) -> 
         note=None,
         actor=actor,
         at=applied_at,
+        seq=1,
     )
     return application
 
@@ -392,10 +472,13 @@ def act(
     action: str,
     body: dict[str, Any],
     actor: Actor,
+    *,
+    at: datetime | None = None,
 ) -> Transition:
     """Carry out ``action`` (a key of :data:`ACTIONS`) on ``application``; the transition.
 
-    The one place where an application changes after its creation.
+    The one place where an application changes after its creation. ``at``: when it happened,
+    now unless history is written after the fact (the demo's, the tests').
     """
     rule = ACTIONS[action]
     if application.status != rule.allowed_from:
@@ -403,10 +486,12 @@ def act(
             f"cannot {action} an application that is {application.status}",
             current_status=application.status,
         )
-    job = get_job(session, application.job_id)
+    # Shared: stage edits wait for the action (and it for them); hires exclusively, as they
+    # update the job's count of hires (a shared lock upgraded by two hires would deadlock).
+    job = lock_job(session, application.job_id, exclusive=action in ("hire", "unhire"))
     from_stage, from_status = application.stage_id, application.status
     reason = None
-    now = utcnow()
+    now = at or utcnow()
     if action == "move":
         if body["from_stage"] != application.stage_id:
             names = {stage.id: stage.name for stage in job.stages}
@@ -416,7 +501,6 @@ def act(
                 current_stage_name=names.get(application.stage_id),
             )
         to_stage = _stage_of(job, body["to_stage"])
-        _hold_stage(session, to_stage)
         if to_stage.id == application.stage_id:
             raise Invalid(
                 "to_stage is the stage the application is in", {"to_stage": ["already there"]}
@@ -448,6 +532,16 @@ def act(
         application.hired_at = None
     application.status = rule.to_status
     application.updated_at = now
+    previous = funnel_counts.last_step(session, application.id)
+    funnel_counts.count_transition(
+        session,
+        application,
+        left=(from_stage, from_status),
+        previous=previous,
+        at=now,
+        position=_stage_of(job, application.stage_id).position,
+        hired=rule.kind == "hired",
+    )
     session.flush()  # the version check: of two writers from one ETag, the second fails here
     return _record(
         session,
@@ -460,6 +554,7 @@ def act(
         note=body.get("note"),
         actor=actor,
         at=now,
+        seq=previous.seq + 1,
     )
 
 
@@ -472,7 +567,6 @@ def _stage_still_there(session: Session, job: Job, application: Application, sta
             f"the stage this application was {status} in has been removed from the job",
             current_stage=str(application.stage_id),
         )
-    _hold_stage(session, stage)
 
 
 def _refuse_unfounded_must_have_rejection(
@@ -536,8 +630,8 @@ def erase_candidate_applications(session: Session, candidate_id: uuid.UUID) -> N
 class ApplicationView:
     """An application with what its body shows besides its own columns."""
 
-    application: Application
-    stage: JobStage
+    application: Application | ApplicationRow
+    stage: JobStage | StageRow
     match: MatchSnapshot | None
     rejection_type: str | None
 
@@ -549,21 +643,13 @@ def stages_by_id(session: Session, ids: Sequence[uuid.UUID | None]) -> dict[uuid
     return {s.id: s for s in session.scalars(select(JobStage).where(JobStage.id.in_(wanted)))}
 
 
-def views(
-    session: Session,
-    applications: Sequence[Application],
-    *,
-    matches: dict[uuid.UUID, MatchSnapshot] | None = None,
-) -> list[ApplicationView]:
+def views(session: Session, applications: Sequence[Application]) -> list[ApplicationView]:
     """Views of ``applications`` with a few queries whatever their number: their stages, the
-    rejection reasons' types, and (unless the caller has them already, as the job's ranking
-    does: ``matches`` by application id) their jobs' roles and the candidates' stored
-    matches."""
+    rejection reasons' types, their jobs' roles and the candidates' stored matches."""
     if not applications:
         return []
     stages = stages_by_id(session, [a.stage_id for a in applications])
-    if matches is None:
-        matches = _stored_matches(session, applications)
+    matches = _stored_matches(session, applications)
     types = dict(session.execute(select(RejectionReason.key, RejectionReason.type)).all())
     return [
         ApplicationView(
@@ -607,10 +693,7 @@ def create_many(
     (COPY on PostgreSQL) of the applications and one of their ``created`` transitions.
     """
     outcome = BatchOutcome()
-    jobs = {
-        job.id: job
-        for job in session.scalars(select(Job).where(Job.id.in_({d["job_id"] for _, d in items})))
-    }
+    jobs = {job.id: job for job in lock_jobs(session, {d["job_id"] for _, d in items})}
     known = set(
         session.scalars(
             select(Candidate.id).where(Candidate.id.in_({d["candidate_id"] for _, d in items}))
@@ -627,6 +710,13 @@ def create_many(
             with session.begin_nested():
                 bulk_insert(session, Application, rows)
                 bulk_insert(session, Transition, transitions)
+                funnel_counts.count_new_applications(
+                    session,
+                    [
+                        (r["job_id"], r["stage_id"], r["source_channel"], r["furthest_position"])
+                        for r in rows
+                    ],
+                )
         except IntegrityError:
             outcome.failed.clear()  # a concurrent writer took a pair: look again
             continue
@@ -680,17 +770,6 @@ def _batch_rows(
             continue
         first_index[pair] = index
         valid.append((index, data, job, stage))
-    held = set(
-        session.scalars(
-            select(JobStage.id)
-            .where(JobStage.id.in_({s.id for *_, s in valid}), JobStage.removed_at.is_(None))
-            .with_for_update(read=True)  # as _hold_stage does, for every stage at once
-        )
-    )
-    for index, _data, job, stage in valid:
-        if stage.id not in held:
-            outcome.failed[index] = NotFound(f"job {job.id} has no stage {stage.id} any more")
-    valid = [item for item in valid if item[3].id in held]
     pairs = [(job.role_id, data["candidate_id"]) for _, data, job, _ in valid]
     matches = matches_for(session, pairs)
     created: dict[int, uuid.UUID] = {}
@@ -714,6 +793,8 @@ def _batch_rows(
                 "rejection_reason": None,
                 "rejection_note": None,
                 "erased": False,
+                "furthest_position": stage.position,
+                "hired_position": None,
                 "row_version": 1,
                 "created_at": now,
                 "updated_at": now,

@@ -23,7 +23,7 @@ from service.domain.demo import SOURCE
 from service.domain.errors import Conflict
 from service.domain.jobs import create_job, current_stages
 from service.infra.orm import utcnow
-from service.models import Application, Candidate, Job, Match, Role, Transition
+from service.models import Application, Candidate, Job, Match, Role
 
 APPLICANTS = 400
 JOBS = (
@@ -103,10 +103,15 @@ def _simulate(
     source = rnd.choice(["applied", "applied", "sourced", "referral", "agency", "internal"])
     application = create_application(
         session,
-        {"candidate_id": candidate_id, "job_id": job.id, "source": {"channel": source}},
+        {
+            "candidate_id": candidate_id,
+            "job_id": job.id,
+            "source": {"channel": source},
+            "applied_at": at,
+        },
         ACTOR,
     )
-    _date(session, application, at, applied=True)
+    application.created_at = application.updated_at = at
     stages = current_stages(job)
     for position, stage in enumerate(stages):
         at += timedelta(days=rnd.uniform(1, 12))
@@ -117,39 +122,19 @@ def _simulate(
         if position == len(stages) - 1 or roll > advance:
             if position == len(stages) - 1 and roll < 0.6:
                 try:
-                    act(session, application, "hire", {"note": "offer accepted"}, ACTOR)
+                    act(session, application, "hire", {"note": "offer accepted"}, ACTOR, at=at)
                 except Conflict:  # openings filled: the position is taken
-                    _reject(session, application, "position-filled")
+                    _reject(session, application, "position-filled", at)
             elif rnd.random() < 0.15:
-                _reject(session, application, "candidate-withdrew")
+                _reject(session, application, "candidate-withdrew", at)
             else:
                 reason = "weaker-than-others" if must_haves_met else "missing-must-have"
-                _reject(session, application, reason)
-            _date(session, application, at)
+                _reject(session, application, reason, at)
             return
         following = stages[position + 1].id
-        act(session, application, "move", {"from_stage": stage.id, "to_stage": following}, ACTOR)
-        _date(session, application, at)
+        move = {"from_stage": stage.id, "to_stage": following}
+        act(session, application, "move", move, ACTOR, at=at)
 
 
-def _reject(session: Session, application: Application, reason: str) -> None:
-    act(session, application, "reject", {"reason": reason}, ACTOR)
-
-
-def _date(session: Session, application: Application, at: datetime, applied: bool = False) -> None:
-    """Date the application's last transition (and what it set) back to ``at``."""
-    last = session.scalars(
-        select(Transition)
-        .where(Transition.application_id == application.id)
-        .order_by(Transition.seq.desc())
-        .limit(1)
-    ).one()
-    last.occurred_at = at
-    if applied:
-        application.applied_at = application.created_at = at
-    if application.rejected_at is not None:
-        application.rejected_at = at
-    if application.hired_at is not None:
-        application.hired_at = at
-    application.updated_at = at
-    session.flush()
+def _reject(session: Session, application: Application, reason: str, at: datetime) -> None:
+    act(session, application, "reject", {"reason": reason}, ACTOR, at=at)

@@ -9,13 +9,14 @@ them for ever. A stage that still holds active applications cannot be removed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from service.domain import funnel_counts
 from service.domain.competencies import KEY_PATTERN, contains_pattern
 from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.roles import get_role
@@ -50,6 +51,40 @@ def get_job(session: Session, job_id: uuid.UUID) -> Job:
     if job is None:
         raise NotFound(f"no job {job_id}")
     return job
+
+
+def lock_job(session: Session, job_id: uuid.UUID, *, exclusive: bool = False) -> Job:
+    """The job, locked until the transaction ends, with its stages as they are once locked.
+
+    Every change of an application takes its job's lock shared, and a change of the job's
+    stages takes it exclusively: so a stage cannot be removed under an application entering
+    it, and the funnel's counts of how far applications got (by stage position) are recounted
+    with no action in between. PostgreSQL only; SQLite runs one writer at a time anyway.
+    """
+    jobs = _locked(session, [job_id], exclusive=exclusive)
+    if not jobs:
+        raise NotFound(f"no job {job_id}")
+    return jobs[0]
+
+
+def lock_jobs(session: Session, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+    """The jobs that exist among ``job_ids``, share-locked as :func:`lock_job` does, in id order
+    (two batches lock the jobs they share in the same order)."""
+    return _locked(session, sorted(set(job_ids)), exclusive=False)
+
+
+def _locked(session: Session, job_ids: Sequence[uuid.UUID], *, exclusive: bool) -> list[Job]:
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.id.in_(job_ids))
+            .order_by(Job.id)
+            .options(selectinload(Job.stages))
+            # FOR NO KEY UPDATE, or FOR SHARE
+            .with_for_update(key_share=exclusive, read=not exclusive)
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 def role_keys(session: Session) -> dict[int, str]:
@@ -167,6 +202,7 @@ def replace_stages(session: Session, job: Job, stages: Sequence[dict[str, Any]])
     re-kinded, moved), one without is new, one left out is removed, unless it holds active
     applications (409 naming how many)."""
     _check_stages(stages)
+    lock_job(session, job.id, exclusive=True)
     seen: dict[uuid.UUID, int] = {}
     for index, sent in enumerate(stages):
         if sent.get("id") is not None:
@@ -183,11 +219,7 @@ def replace_stages(session: Session, job: Job, stages: Sequence[dict[str, Any]])
         raise NotFound(f"job {job.id} has no stage {sorted(map(str, unknown))[0]}")
     removed = [stage for stage_id, stage in existing.items() if stage_id not in kept]
     if removed:
-        # Lock them (PostgreSQL) before counting: an application entering one of them holds a
-        # share lock on it, so the count below sees every application that is there.
-        session.execute(
-            select(JobStage.id).where(JobStage.id.in_([s.id for s in removed])).with_for_update()
-        )
+        # The job's lock (above) waits for every action in flight: the count sees them all.
         held = session.scalar(
             select(func.count())
             .select_from(Application)
@@ -215,6 +247,7 @@ def replace_stages(session: Session, job: Job, stages: Sequence[dict[str, Any]])
         else:
             job.stages.append(JobStage(name=sent["name"], kind=sent["kind"], position=position))
     session.flush()
+    funnel_counts.recount_progress(session, job.id)
 
 
 # --------------------------------------------------------------------------- rejection reasons

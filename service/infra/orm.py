@@ -6,10 +6,10 @@ import it anywhere.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import BigInteger, ColumnElement, DateTime, MetaData, cast, extract, func
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -51,3 +51,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """Now, in UTC, to the microsecond."""
     return datetime.now(UTC)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def whole_seconds(value: datetime) -> int:
+    """Whole seconds from the epoch to ``value`` (rounded down), as :func:`epoch_seconds`."""
+    return (value - EPOCH) // timedelta(seconds=1)
+
+
+def epoch_seconds(column: Any, dialect: str) -> ColumnElement[int]:
+    """Whole seconds from the epoch to a :class:`UTCDateTime` column (rounded down), in SQL:
+    integers, so that differences and buckets are exact on every backend."""
+    if dialect == "sqlite":
+        # Naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'. Without the fraction: strftime('%s')
+        # would round it to milliseconds first, and .9995 s would count as the next second.
+        return cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
+    return cast(func.floor(extract("epoch", column)), BigInteger)

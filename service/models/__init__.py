@@ -8,6 +8,7 @@ from service.models.candidate import Candidate, CandidateCompetency
 from service.models.catalog import CatalogState
 from service.models.competency import Competency, CompetencyAlias
 from service.models.erasure import CandidateTombstone
+from service.models.funnel import JobProgressCount, JobStageCount, JobStayCount
 from service.models.idempotency import IdempotencyRecord
 from service.models.job import Job, JobStage, RejectionReason
 from service.models.match import Match
@@ -27,7 +28,10 @@ __all__ = [
     "CompetencyAlias",
     "IdempotencyRecord",
     "Job",
+    "JobProgressCount",
     "JobStage",
+    "JobStageCount",
+    "JobStayCount",
     "Match",
     "RateLimitCounter",
     "RejectionReason",

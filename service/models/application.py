@@ -51,6 +51,11 @@ class Application(Base):
     )
     rejection_note: Mapped[str | None] = mapped_column(Text)
     erased: Mapped[bool] = mapped_column(default=False)
+    # For the funnel's counts (service.domain.funnel_counts): the highest current position of a
+    # stage the application was ever in, and of one it was hired in; recounted from the
+    # transitions when the job's stages change.
+    furthest_position: Mapped[int] = mapped_column(default=0)
+    hired_position: Mapped[int | None]
     row_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

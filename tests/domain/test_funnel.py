@@ -74,11 +74,7 @@ class Pipeline:
         return create_application(self.session, data, ACTOR)
 
     def _act(self, application: Application, action: str, at: float, **body: Any) -> None:
-        transition = act(self.session, application, action, body, ACTOR)
-        transition.occurred_at = day(at)
-        if action == "hire":
-            application.hired_at = day(at)
-        self.session.flush()
+        act(self.session, application, action, body, ACTOR, at=day(at))
 
     def move(self, application: Application, to: str, at: float) -> None:
         self._act(application, "move", at, from_stage=application.stage_id, to_stage=self.stage[to])

@@ -6,8 +6,8 @@ from typing import Any
 
 from service.api.jobs.bodies import stage_body
 from service.api.jsonio import rfc3339
-from service.domain.applications import ApplicationView, MatchSnapshot
-from service.models import JobStage, Match, Transition
+from service.domain.applications import ApplicationView, MatchSnapshot, RankedApplication
+from service.models import JobStage, Transition
 
 
 def _time(value: Any) -> str | None:
@@ -52,15 +52,15 @@ def application_body(view: ApplicationView) -> dict[str, Any]:
     }
 
 
-def job_application_body(view: ApplicationView, match: Match) -> dict[str, Any]:
+def job_application_body(ranked: RankedApplication) -> dict[str, Any]:
     """An item of a job's ranked applications: the application and who applied (the name and
     headline the candidate's match carries)."""
     return {
-        **application_body(view),
+        **application_body(ranked.view),
         "candidate": {
-            "id": str(match.candidate_id),
-            "name": match.candidate_name,
-            "headline": match.candidate_headline,
+            "id": str(ranked.view.application.candidate_id),
+            "name": ranked.candidate_name,
+            "headline": ranked.candidate_headline,
         },
     }
 

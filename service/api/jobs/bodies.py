@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from service.api.jsonio import rfc3339
+from service.domain.applications import StageRow
 from service.domain.jobs import current_stages
 from service.models import Job, JobStage, RejectionReason
 
 
-def stage_body(stage: JobStage) -> dict[str, Any]:
+def stage_body(stage: JobStage | StageRow) -> dict[str, Any]:
     return {
         "id": str(stage.id),
         "name": stage.name,

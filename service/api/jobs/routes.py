@@ -40,7 +40,13 @@ from service.api.openapi import (
 )
 from service.api.pagination import LINK_HEADER, decode_cursor, page_response, parse_uuid_cursor
 from service.api.schemas import PageArgsSchema
-from service.api.unit_of_work import check_if_match, etag_for, request_session, write
+from service.api.unit_of_work import (
+    check_if_match,
+    etag_for,
+    request_connection,
+    request_session,
+    write,
+)
 from service.domain import applications as pipeline
 from service.domain import funnel, jobs
 from service.models import Job
@@ -196,8 +202,6 @@ class JobApplications(MethodView):
         Ordered by must-haves met, then score (the stored match against the job's role), then
         application id. Filters: `status`, `stage`, `min_score`, `must_haves_met`.
         """
-        session = request_session()
-        job = jobs.get_job(session, job_id)
         after = None
         list_name = f"jobs/{job_id}/applications"
         if "cursor" in args:
@@ -205,8 +209,8 @@ class JobApplications(MethodView):
             after = (rank, parse_uuid_cursor(last))
         min_score = args.get("min_score")
         rows = pipeline.job_ranking(
-            session,
-            job,
+            request_connection(),
+            job_id,
             limit=args["limit"] + 1,
             after=after,
             status=args.get("status"),
@@ -214,12 +218,14 @@ class JobApplications(MethodView):
             min_score_hundredths=round(min_score * 100) if min_score is not None else None,
             must_haves_met=args.get("must_haves_met"),
         )
-        snapshots = {a.id: pipeline.MatchSnapshot.of(m) for a, m in rows}
-        views = pipeline.views(session, [a for a, _m in rows], matches=snapshots)
-        ranks = {str(a.id): m.rank_key for a, m in rows}
-        items = [job_application_body(v, m) for v, (_a, m) in zip(views, rows, strict=True)]
+        if not rows:
+            jobs.get_job(request_session(), job_id)  # 404 for no job; else an empty page
+        ranks = {str(r.view.application.id): r.rank_key for r in rows}
         body, headers = page_response(
-            items, args["limit"], list_name, lambda i: [ranks[i["id"]], i["id"]]
+            [job_application_body(r) for r in rows],
+            args["limit"],
+            list_name,
+            lambda i: [ranks[i["id"]], i["id"]],
         )
         return json_response(body, headers=headers)
 
