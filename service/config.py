@@ -53,6 +53,12 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     idempotency_ttl_hours: int = 24
     testing: bool = False
+    # Encrypts the webhook endpoints' signing secrets at rest; webhooks refuse to work without
+    # it (outside tests). `make run` keeps a generated one in var/.
+    secret_key: str | None = None
+    webhooks_allow_http: bool = False
+    webhooks_allow_private: bool = False
+    events_retention_days: int = 30
 
     @classmethod
     def from_env(cls) -> Config:
@@ -71,4 +77,8 @@ class Config:
             pool_size=_env_int("ROLEFIT_DB_POOL_SIZE", 5),
             idempotency_ttl_hours=_env_int("ROLEFIT_IDEMPOTENCY_TTL_HOURS", 24),
             testing=_env_bool("ROLEFIT_TESTING", False),
+            secret_key=os.environ.get("ROLEFIT_SECRET_KEY") or None,
+            webhooks_allow_http=_env_bool("ROLEFIT_WEBHOOKS_ALLOW_HTTP", False),
+            webhooks_allow_private=_env_bool("ROLEFIT_WEBHOOKS_ALLOW_PRIVATE", False),
+            events_retention_days=_env_int("ROLEFIT_EVENTS_RETENTION_DAYS", 30),
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, text
+import orjson
+from sqlalchemy import JSON, Connection, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -33,12 +34,19 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     columns = list(rows[0])
     names = ", ".join(f'"{name}"' for name in columns)
     sql = f"COPY {table.name} ({names}) FROM STDIN"
+    # COPY takes JSON columns as their text; every other value as the driver adapts it.
+    as_json = {name for name in columns if isinstance(table.c[name].type, JSON)}
     driver: Any = connection.connection.driver_connection
     dbapi: Any = connection.dialect.loaded_dbapi
     try:
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
-                copy.write_row([row[name] for name in columns])
+                copy.write_row(
+                    [
+                        orjson.dumps(row[name]).decode() if name in as_json else row[name]
+                        for name in columns
+                    ]
+                )
     except dbapi.Error as error:
         # The driver's own exception, wrapped as SQLAlchemy would (a unique violation becomes
         # IntegrityError, a lost connection an invalidated OperationalError), so callers and

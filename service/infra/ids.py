@@ -32,3 +32,16 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return uuid.UUID(int=value)
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def event_id() -> str:
+    """``evt_`` and 26 Crockford base32 letters of a :func:`uuid7` (ULID-like: sorts by time)."""
+    value = uuid7().int
+    letters = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        letters.append(_CROCKFORD[digit])
+    return "evt_" + "".join(reversed(letters))

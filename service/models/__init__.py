@@ -8,12 +8,14 @@ from service.models.candidate import Candidate, CandidateCompetency
 from service.models.catalog import CatalogState
 from service.models.competency import Competency, CompetencyAlias
 from service.models.erasure import CandidateTombstone
+from service.models.event import Event, OutboxCursor
 from service.models.funnel import JobProgressCount, JobStageCount, JobStayCount
 from service.models.idempotency import IdempotencyRecord
 from service.models.job import Job, JobStage, RejectionReason
 from service.models.match import Match
 from service.models.ratelimit import RateLimitCounter
 from service.models.role import Responsibility, Role, RoleVersion
+from service.models.webhook import Delivery, DeliveryAttempt, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -26,6 +28,9 @@ __all__ = [
     "CatalogState",
     "Competency",
     "CompetencyAlias",
+    "Delivery",
+    "DeliveryAttempt",
+    "Event",
     "IdempotencyRecord",
     "Job",
     "JobProgressCount",
@@ -33,6 +38,7 @@ __all__ = [
     "JobStageCount",
     "JobStayCount",
     "Match",
+    "OutboxCursor",
     "RateLimitCounter",
     "RejectionReason",
     "Responsibility",
@@ -40,4 +46,5 @@ __all__ = [
     "RoleVersion",
     "SelfIdentification",
     "Transition",
+    "WebhookEndpoint",
 ]
