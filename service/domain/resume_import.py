@@ -189,9 +189,9 @@ def path_of(parts: Any) -> str:
 
 
 def _bad_text(document: Any) -> Iterator[tuple[str, str]]:
-    """(path, message) for strings that are not Unicode text (lone surrogates from ``\\ud800``),
-    and member names that are empty or hold control characters: an unknown section is
-    ignored, a garbage name is refused."""
+    """(path, message) for strings and member names that are not Unicode text (lone surrogates
+    from ``\\ud800``): nothing could check, store or show them. Other member names are
+    anything JSON allows: an unknown section is ignored whatever its name."""
     stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
     while stack:
         value, parts = stack.pop()
@@ -200,16 +200,13 @@ def _bad_text(document: Any) -> Iterator[tuple[str, str]]:
                 yield path_of(parts), "must be valid Unicode text (no lone surrogates)"
         elif isinstance(value, dict):
             for key, child in value.items():
-                if not _encodes(key) or not key or _CONTROL_CHARACTER.search(key):
+                if not _encodes(key):
                     name = key.encode("utf-8", "backslashreplace").decode("ascii", "replace")
-                    yield path_of(parts), f"member name {name!r} must be non-empty plain text"
+                    yield path_of(parts), f"member name {name!r} must be valid Unicode text"
                 else:
                     stack.append((child, (*parts, key)))
         elif isinstance(value, list):
             stack.extend((child, (*parts, i)) for i, child in enumerate(value))
-
-
-_CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
 
 
 def _encodes(text: str) -> bool:

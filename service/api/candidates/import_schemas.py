@@ -55,8 +55,8 @@ def resume_body_schema() -> dict[str, Any]:
         "`basics.name` is required; dates are YYYY, YYYY-MM or YYYY-MM-DD with a real month, "
         "years 1900..2999; the fields read are bounded (below) and plain text (no control "
         "characters but tab and line breaks); `basics.email` and `basics.phone` follow the "
-        "candidate's rules; every string is valid Unicode (no lone surrogates) and every member "
-        "name is non-empty and free of control characters. URL and email "
+        "candidate's rules; every string and member name is valid Unicode (no lone "
+        "surrogates). URL and email "
         "formats are not otherwise checked. A breach is a 422 whose `errors` are keyed by the "
         "document's paths, e.g. `work[1].startDate`."
     )
