@@ -75,12 +75,14 @@ def v1_operations(app: Flask) -> list[tuple[str, str, str]]:
 # Pipeline resources that none of these tests needs to exist (each is refused before, or 404).
 ABSENT_JOB = "00000000-0000-7000-8000-0000000000f1"
 ABSENT_APPLICATION = "00000000-0000-7000-8000-0000000000f2"
+ABSENT_AUDIT = "00000000-0000-7000-8000-0000000000f3"
 
 
 def url_for_rule(rule: str, candidate_id: str, role: str = "tpm") -> str:
     url = rule.replace("<uuid:candidate_id>", candidate_id)
     url = url.replace("<uuid:job_id>", ABSENT_JOB)
     url = url.replace("<uuid:application_id>", ABSENT_APPLICATION)
+    url = url.replace("<uuid:audit_id>", ABSENT_AUDIT)
     url = url.replace("<string:key>", role).replace("<int:version>", "1")
     assert "<" not in url, f"no sample value for a parameter of {rule}: add one here"
     return url
@@ -150,6 +152,8 @@ class TestAPI1BrokenObjectLevelAuthorization:
             headers = {**key_with(make_key, preset), "If-Match": "*"}
             for rule, method, _scope in routes:
                 body = {"competencies": []} if method == "PUT" else None
+                if rule.endswith("/self-identification"):
+                    body = {"sex": "female"}
                 response = call(client, method, url_for_rule(rule, candidate), headers, body)
                 assert_problem(response, 404)
 
