@@ -1,0 +1,1 @@
+"""``rolefit worker``: claims outbox deliveries and sends signed webhooks (see main.py)."""
