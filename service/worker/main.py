@@ -20,6 +20,7 @@ since the last turn and claims as many due deliveries as there are free threads
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import socket
@@ -261,6 +262,8 @@ def run_worker(
     from service.observability import configure_logging
 
     configure_logging(config.log_level, config.log_format)
+    # httpx logs every request at INFO: the worker's own line per attempt says more.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     database = Database(
         config.database_url,
         statement_timeout_ms=config.statement_timeout_ms,
