@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Response, current_app, send_from_directory
 from flask_smorest import Blueprint
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from swagger_ui_bundle import swagger_ui_path
@@ -16,6 +20,7 @@ from werkzeug.security import safe_join
 from service.api.errors import problem
 from service.api.jsonio import json_response
 from service.api.schemas import HealthSchema
+from service.domain.delivery import backlog
 from service.infra.database import Database
 from service.observability import metrics_payload, sample_pool, track_pool
 
@@ -98,7 +103,41 @@ def metrics() -> Response:
     # Under gunicorn each worker's sampler keeps its share current; this refreshes ours.
     sample_pool(current_app.extensions["rolefit.db"].pools)
     payload, content_type = metrics_payload()
-    return Response(payload, content_type=content_type)
+    return Response(
+        payload + _outbox_metrics(current_app.extensions["rolefit.db"]), content_type=content_type
+    )
+
+
+def _outbox_metrics(database: Database) -> bytes:
+    """The webhook outbox's backlog, read from the database at scrape time (whichever worker
+    process delivers, the database knows what waits); nothing when it does not answer."""
+    try:
+        with database.read_engine.connect() as connection:
+            count, age = backlog(database.read_session(connection))
+    except DBAPIError:
+        return b""
+    registry = CollectorRegistry()
+    registry.register(
+        _Fixed(
+            GaugeMetricFamily(
+                "rolefit_outbox_backlog", "Webhook deliveries waiting to be made", value=count
+            ),
+            GaugeMetricFamily(
+                "rolefit_outbox_oldest_undelivered_age_seconds",
+                "Age of the oldest event not yet delivered to every endpoint",
+                value=age,
+            ),
+        )
+    )
+    return generate_latest(registry)
+
+
+class _Fixed(Collector):
+    def __init__(self, *families: Metric) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
 
 
 @blp.route("/openapi.yaml")

@@ -342,3 +342,11 @@ def test_survives_a_database_outage(
     assert failures == {"claim": 0, "record": 0}
     assert len(receiver.received) == 5
     assert [d.status for d in _deliveries(session)] == ["delivered"] * 5
+
+
+def test_metrics_show_the_backlog(session: Session, receiver: Receiver, client: Any) -> None:
+    add_endpoint(session, receiver.url)
+    emit_events(session, 2)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "rolefit_outbox_backlog 2.0" in text
+    assert "rolefit_outbox_oldest_undelivered_age_seconds " in text
