@@ -2,6 +2,12 @@
 # rolefit image: gunicorn serving service.wsgi:app as a non-root user.
 # Migrations are a separate step, run once per deploy before the new image takes traffic:
 #   docker run --rm -e ROLEFIT_DATABASE_URL=... rolefit rolefit db upgrade
+# The webhook worker is the same image with another command (one or more containers; no port,
+# so without the HTTP healthcheck; ROLEFIT_SECRET_KEY as the web containers have it):
+#   docker run -d --no-healthcheck -e ROLEFIT_DATABASE_URL=... -e ROLEFIT_SECRET_KEY=... \
+#     rolefit rolefit worker --metrics-address 0.0.0.0:9101
+# It stops gracefully on SIGTERM (docker stop): give it over 10 s (--time 15), the longest
+# delivery.
 
 FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

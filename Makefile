@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## Run the service on SQLite with demo data, print a key and a curl line, serve on :8000.
+## Run the service on SQLite with demo data, print a key and a curl line, serve on :8000, and
+## one webhook worker beside it (stopped with the server). The webhook secrets' key is kept in
+## var/secret_key (made on first run); the demo allows http and private receiver URLs.
 run: $(STAMP)
+	@mkdir -p var
+	@[ -s var/secret_key ] || (umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(32))" > var/secret_key)
 	$(BIN)/rolefit db upgrade
 	$(BIN)/rolefit demo --candidates 200
 	@KEY=$$($(BIN)/rolefit keys create --name "demo admin $$(date +%s)" --preset admin | tail -n 1); \
@@ -25,6 +29,10 @@ run: $(STAMP)
 	echo "Try:  curl -s -H 'Authorization: Bearer $$KEY' http://127.0.0.1:8000/v1/roles"; \
 	echo "Jobs: curl -s -H 'Authorization: Bearer $$KEY' http://127.0.0.1:8000/v1/jobs"; \
 	echo "Docs: http://127.0.0.1:8000/docs"; echo
+	@export ROLEFIT_SECRET_KEY="$$(cat var/secret_key)" ROLEFIT_WEBHOOKS_ALLOW_HTTP=1 \
+		ROLEFIT_WEBHOOKS_ALLOW_PRIVATE=1; \
+	$(BIN)/rolefit worker & WORKER=$$!; \
+	trap 'kill -TERM $$WORKER 2>/dev/null; wait $$WORKER' EXIT INT TERM; \
 	$(BIN)/rolefit serve --bind 127.0.0.1:8000
 
 ## Lint, then the whole suite on SQLite, then again on PostgreSQL if ROLEFIT_TEST_DATABASE_URL is set.
