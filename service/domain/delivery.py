@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from service.domain.events import cursor_value, type_matches
+from service.infra.bulk import bulk_insert
 from service.infra.ids import uuid7
 from service.infra.orm import utcnow
 from service.infra.secrets import SecretBox, SecretKeyMissing
@@ -109,6 +110,12 @@ def _lock_cursor(session: Session) -> int | None:
 def fan_out(session: Session, *, batch_size: int = 1000) -> int:
     """Turn the next ``batch_size`` events past the cursor into deliveries; how many events
     were fanned out (0: none waiting, or another worker is at it). The caller commits."""
+    # A look without a lock first: most turns of the loop find nothing new, and a row lock
+    # would make even those write transactions.
+    known = select(OutboxCursor.value).where(OutboxCursor.name == FANNED_OUT).scalar_subquery()
+    waiting = select(Event.id).where(Event.seq > func.coalesce(known, 0)).limit(1)
+    if session.scalar(waiting) is None:
+        return 0
     position = _lock_cursor(session)
     if position is None:
         return 0
@@ -176,6 +183,7 @@ class Claimed:
     url: str
     body: bytes
     signers: tuple[Webhook, ...] = field(repr=False)
+    endpoint_failing: bool = False  # in a run of failures when claimed: a success ends it
 
 
 def signed_headers(claimed: Claimed, at: datetime, user_agent: str) -> dict[str, str]:
@@ -278,11 +286,23 @@ def claim(
                 url=endpoint.url,
                 body=bodies[event_id],
                 signers=signers[endpoint_id],
+                endpoint_failing=endpoint.failing_since is not None,
             )
         )
     if not_sent:
         _fail_unsent(session, Delivery.id.in_(not_sent))
     return ready
+
+
+def release(session: Session, token: str, ids: Sequence[uuid.UUID]) -> None:
+    """Hand back deliveries claimed with ``token`` and not sent (a worker stopping): due at
+    once, for any worker. The caller commits."""
+    session.execute(
+        sa.update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.leased_by == token, Delivery.status == "pending")
+        .values(leased_by=None, leased_until=None, next_attempt_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _fail_unsent(session: Session, where: sa.ColumnElement[bool]) -> None:
@@ -340,22 +360,57 @@ def record(
     rng: random.Random | None = None,
 ) -> list[Recorded]:
     """Store ``outcomes`` of deliveries claimed with ``token``; each tells how. The caller
-    commits."""
+    commits.
+
+    Successes (nearly all of them) are stored set-based, one UPDATE per status code, so a
+    batch costs a few statements whatever its size; failures one row each; the attempt log in
+    one COPY on PostgreSQL."""
     if not outcomes:
         return []
     now = now or utcnow()
-    mine_query = select(Delivery.id).where(
-        Delivery.id.in_([o.claimed.delivery_id for o in outcomes]),
-        Delivery.leased_by == token,
-        Delivery.status == "pending",
-    )
-    if _is_postgresql(session):
-        mine_query = mine_query.with_for_update()
-    mine = set(session.scalars(mine_query))
+    mine: set[uuid.UUID] = set()
+    successes: dict[int, list[uuid.UUID]] = {}
+    for outcome in outcomes:
+        if outcome.ok:
+            successes.setdefault(cast(int, outcome.status_code), []).append(
+                outcome.claimed.delivery_id
+            )
+    for code, ids in successes.items():
+        mine.update(
+            session.scalars(
+                sa.update(Delivery)
+                .where(
+                    Delivery.id.in_(ids), Delivery.leased_by == token, Delivery.status == "pending"
+                )
+                .values(
+                    status="delivered",
+                    attempts=Delivery.attempts + 1,
+                    last_status_code=code,
+                    last_error=None,
+                    delivered_at=now,
+                    next_attempt_at=now,
+                    leased_by=None,
+                    leased_until=None,
+                )
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    failures = [o for o in outcomes if not o.ok]
+    if failures:
+        query = select(Delivery.id).where(
+            Delivery.id.in_([o.claimed.delivery_id for o in failures]),
+            Delivery.leased_by == token,
+            Delivery.status == "pending",
+        )
+        if _is_postgresql(session):
+            query = query.with_for_update()
+        mine.update(session.scalars(query))
     updates: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []
     recorded: list[Recorded] = []
     succeeded: set[uuid.UUID] = set()
+    recovered: set[uuid.UUID] = set()  # succeeded, and were failing when claimed
     failed_at: dict[uuid.UUID, datetime] = {}
     gone: set[uuid.UUID] = set()
     for outcome in outcomes:
@@ -364,32 +419,35 @@ def record(
             recorded.append(Recorded(outcome, "stale", None))
             continue
         next_at: datetime | None = None
-        values: dict[str, Any] = {
-            "b_id": claimed.delivery_id,
-            "attempts": claimed.attempt,
-            "last_status_code": outcome.status_code,
-            "last_error": (outcome.error or "")[:500] or None,
-            "delivered_at": None,
-            "next_attempt_at": now,
-        }
+        error = (outcome.error or "")[:500] or None
         if outcome.ok:
-            result, values["status"], values["delivered_at"] = "delivered", "delivered", now
+            result = "delivered"
             succeeded.add(claimed.endpoint_id)
-        elif outcome.status_code == 410:
-            result, values["status"] = "gone", "failed"
-            values["last_error"] = REASON_GONE
-            gone.add(claimed.endpoint_id)
-        elif claimed.attempt >= MAX_ATTEMPTS:
-            result, values["status"] = "failed", "failed"
+            if claimed.endpoint_failing:
+                recovered.add(claimed.endpoint_id)
         else:
-            result, values["status"] = "retry", "pending"
-            delay = next_delay(claimed.attempt, outcome.retry_after, rng)
-            next_at = values["next_attempt_at"] = outcome.attempted_at + timedelta(seconds=delay)
-        if not outcome.ok:
+            if outcome.status_code == 410:
+                result, status, error = "gone", "failed", REASON_GONE
+                gone.add(claimed.endpoint_id)
+            elif claimed.attempt >= MAX_ATTEMPTS:
+                result, status = "failed", "failed"
+            else:
+                result, status = "retry", "pending"
+                delay = next_delay(claimed.attempt, outcome.retry_after, rng)
+                next_at = outcome.attempted_at + timedelta(seconds=delay)
             first = failed_at.get(claimed.endpoint_id)
             if first is None or outcome.attempted_at < first:
                 failed_at[claimed.endpoint_id] = outcome.attempted_at
-        updates.append(values)
+            updates.append(
+                {
+                    "b_id": claimed.delivery_id,
+                    "status": status,
+                    "attempts": claimed.attempt,
+                    "last_status_code": outcome.status_code,
+                    "last_error": error,
+                    "next_attempt_at": next_at or now,
+                }
+            )
         attempts.append(
             {
                 "id": uuid7(),
@@ -400,7 +458,7 @@ def record(
                 "attempt": claimed.attempt,
                 "attempted_at": outcome.attempted_at,
                 "status_code": outcome.status_code,
-                "error": values["last_error"],
+                "error": error,
                 "duration_ms": round(outcome.duration * 1000),
                 "next_attempt_at": next_at,
             }
@@ -416,31 +474,34 @@ def record(
                 attempts=sa.bindparam("attempts"),
                 last_status_code=sa.bindparam("last_status_code"),
                 last_error=sa.bindparam("last_error"),
-                delivered_at=sa.bindparam("delivered_at"),
                 next_attempt_at=sa.bindparam("next_attempt_at"),
                 leased_by=None,
                 leased_until=None,
             ),
             updates,
         )
-        session.execute(sa.insert(DeliveryAttempt), attempts)
-    _update_endpoints(session, succeeded, failed_at, gone, now)
+    if attempts:
+        bulk_insert(session, DeliveryAttempt, attempts)
+    _update_endpoints(session, succeeded, recovered, failed_at, gone, now)
     return recorded
 
 
 def _update_endpoints(
     session: Session,
     succeeded: set[uuid.UUID],
+    recovered: set[uuid.UUID],
     failed_at: dict[uuid.UUID, datetime],
     gone: set[uuid.UUID],
     now: datetime,
 ) -> None:
     """A success ends an endpoint's run of failures; a failure starts one (if none is
-    running); 5 days of it, or a 410, disable the endpoint."""
-    if succeeded:
+    running); 5 days of it, or a 410, disable the endpoint. Only the endpoints that were
+    failing when claimed are touched on success (a run that another worker started since is
+    ended by the next success claimed after it)."""
+    if recovered:
         session.execute(
             sa.update(WebhookEndpoint)
-            .where(WebhookEndpoint.id.in_(succeeded), WebhookEndpoint.failing_since.is_not(None))
+            .where(WebhookEndpoint.id.in_(recovered), WebhookEndpoint.failing_since.is_not(None))
             .values(failing_since=None)
             .execution_options(synchronize_session=False)
         )

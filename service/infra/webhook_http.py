@@ -11,10 +11,10 @@ to the connection) cannot slip through; the URL keeps its host name, so the Host
 and certificate verification are the name's, and the connection pool is keyed by the name
 (two names on one address never share a TLS connection made for the other).
 
-One :class:`WebhookClient` (one ``httpx.Client``, its pool shared) serves every thread of a
-worker. Each delivery: 10 s at most, redirects not followed (a 3xx is a failure), proxies from
-the environment ignored (a proxy would connect on our behalf, past the guard), and the response
-body read only up to a small cap (a receiver's reply is not our business; the status is).
+One :class:`WebhookClient` (one connection pool, shared) serves every thread of a worker.
+Each delivery: 10 s at most, redirects not followed (a 3xx is a failure), no proxy (one would
+connect on our behalf, past the guard), and the response body read only up to a small cap (a
+receiver's reply is not our business; the status is).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
-import httpx
 
 TIMEOUT_SECONDS = 10.0
 BODY_CAP = 16 * 1024  # bytes of a response read at most (more closes the connection)
@@ -172,29 +171,6 @@ class GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, allow_private: bool, max_connections: int) -> None:
-        limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-        )
-        super().__init__(limits=limits, trust_env=False)
-        # httpx does not take a network backend: the pool is rebuilt with the same settings
-        # and ours (a test proves the guard is in the path).
-        old: httpcore.ConnectionPool = self._pool
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=old._ssl_context,
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-            http1=True,
-            http2=False,
-            network_backend=GuardedBackend(allow_private),
-        )
-        old.close()
-
-
 @dataclass(frozen=True)
 class Answer:
     """What one POST came to: a status code, or an error (no answer, refused address)."""
@@ -228,7 +204,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 class WebhookClient:
-    """POSTs webhooks through the guard; thread-safe, one per worker."""
+    """POSTs webhooks through the guard; thread-safe, one per worker.
+
+    It drives httpcore's connection pool (httpx's own transport) directly, with the guarded
+    network backend: httpx's ``Client`` layer above it (URL and header models, event hooks,
+    redirect and cookie handling the worker does not use) cost more than the request itself.
+    Measured on the 2-CPU bench machine against a local receiver, POSTs/s: ``httpx.Client``
+    with 4 threads 552, 64 threads 341; ``httpx.AsyncClient`` 16 in flight 176; this pool
+    with 4 threads 1,366, 16 threads 1,058.
+    """
 
     def __init__(
         self,
@@ -242,12 +226,14 @@ class WebhookClient:
         self.allow_http = allow_http
         self.allow_private = allow_private
         self.timeout = timeout
-        self._client = httpx.Client(
-            transport=_GuardedTransport(allow_private, max_connections),
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            trust_env=False,
-            headers={"user-agent": user_agent},
+        self.user_agent = user_agent
+        self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        # No proxy (one would connect past the guard), no redirects (httpcore follows none).
+        self._pool = httpcore.ConnectionPool(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+            network_backend=GuardedBackend(allow_private),
         )
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
@@ -256,24 +242,32 @@ class WebhookClient:
         refused = check_url(url, self.allow_http, self.allow_private)
         if refused is not None:
             return Answer(None, f"URL refused: {refused}", time.perf_counter() - started)
+        parts = urlsplit(url)
+        fields = [
+            ("host", parts.netloc.rpartition("@")[2]),
+            ("user-agent", self.user_agent),
+            ("content-length", str(len(body))),
+            *headers.items(),
+        ]
         try:
-            with self._client.stream("POST", url, content=body, headers=headers) as response:
+            with self._pool.stream(
+                "POST", url, headers=fields, content=body, extensions={"timeout": self._timeouts}
+            ) as response:
                 read = 0
-                for chunk in response.iter_raw():
+                for chunk in response.iter_stream():
                     read += len(chunk)
                     if read > BODY_CAP or time.perf_counter() - started > self.timeout:
                         break
-                status = response.status_code
-                retry_after = (
-                    parse_retry_after(response.headers.get("retry-after"))
-                    if status in (429, 503)
-                    else None
-                )
-        except httpx.TimeoutException:
-            return Answer(
-                None, f"no answer within {self.timeout:g} s", time.perf_counter() - started
-            )
-        except httpx.HTTPError as error:
+                status = response.status
+                retry_after = None
+                if status in (429, 503):
+                    for name, value in response.headers:
+                        if name.lower() == b"retry-after":
+                            retry_after = parse_retry_after(value.decode("latin-1"))
+        except httpcore.TimeoutException:
+            duration = time.perf_counter() - started
+            return Answer(None, f"no answer within {self.timeout:g} s", duration)
+        except Exception as error:  # every network and protocol failure is the receiver's
             message = str(error) or type(error).__name__
             return Answer(None, message[:300], time.perf_counter() - started)
         duration = time.perf_counter() - started
@@ -282,4 +276,4 @@ class WebhookClient:
         return Answer(status, None, duration, retry_after)
 
     def close(self) -> None:
-        self._client.close()
+        self._pool.close()
