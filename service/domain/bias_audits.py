@@ -375,7 +375,7 @@ class AuditRequest:
 def _check(request: AuditRequest) -> None:
     errors: dict[str, list[str]] = {}
     if (request.role_key is None) == (request.job_id is None):
-        errors["role"] = ["give either role or job_id, not both"]
+        errors["role"] = ["give exactly one of role and job_id"]
     if request.job_id is None and request.selection not in ROLE_SELECTIONS:
         errors["selection"] = [f"a role audit selects by one of {', '.join(ROLE_SELECTIONS)}"]
     if request.selection not in SELECTIONS:
