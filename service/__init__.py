@@ -92,14 +92,34 @@ def create_app(config: Config | None = None) -> Flask:
 def _register_blueprints(api: ProblemApi) -> None:
     from service.api.applications.routes import blp as applications
     from service.api.audit.routes import blp as audit
+    from service.api.bias_audits.routes import blp as bias_audits
+    from service.api.candidates.import_routes import blp as imports
     from service.api.candidates.routes import blp as candidates
     from service.api.competencies.routes import blp as competencies
+    from service.api.events.routes import blp as events
     from service.api.jobs.routes import blp as jobs
     from service.api.matching.routes import blp as matching
+    from service.api.model.routes import blp as model
     from service.api.ops import blp as ops
     from service.api.roles.routes import blp as roles
+    from service.api.webhooks.routes import blp as webhooks
 
-    for blueprint in (ops, competencies, roles, candidates, matching, jobs, applications, audit):
+    blueprints = (
+        ops,
+        competencies,
+        roles,
+        candidates,
+        imports,
+        matching,
+        jobs,
+        applications,
+        events,
+        webhooks,
+        audit,
+        bias_audits,
+        model,
+    )
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
 
 

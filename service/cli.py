@@ -287,10 +287,64 @@ def rescore() -> None:
 
     database = _database()
     with database.session() as session:
-        written = matching.rescore_all(session)
+        rescored = matching.rescore_all(session)
         session.commit()
-    click.echo(f"scores written: {written}")
+    click.echo(f"scores written: {rescored.written}, band changes: {rescored.band_changes}")
     database.dispose()
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=16,
+    show_default=True,
+    help="Deliveries in flight at once (threads sending)",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds between looks for new work when idle",
+)
+@click.option(
+    "--metrics-address",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics there (default: ROLEFIT_WORKER_METRICS_ADDRESS)",
+)
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(1),
+    default=60,
+    show_default=True,
+    help="How long a claimed delivery is this worker's (then any worker may send it again)",
+)
+@click.option("--once", is_flag=True, help="Exit when nothing is due or in flight (tests)")
+def worker(
+    concurrency: int,
+    poll_interval: float,
+    metrics_address: str | None,
+    lease_seconds: float,
+    once: bool,
+) -> None:
+    """Deliver webhooks: fan events out, claim due deliveries, send them signed, record how.
+
+    Run one or more beside the web service (several machines are fine on PostgreSQL; on
+    SQLite one at a time). SIGTERM stops claiming, finishes what is in flight and exits 0.
+    """
+    from service.worker.main import Settings, run_worker
+
+    config = Config.from_env()
+    if not config.secret_key and not config.testing:
+        raise click.ClickException("set ROLEFIT_SECRET_KEY: webhook secrets are encrypted with it")
+    run_worker(
+        config,
+        Settings(concurrency=concurrency, poll_interval=poll_interval, lease_seconds=lease_seconds),
+        once=once,
+        metrics_address=metrics_address or os.environ.get("ROLEFIT_WORKER_METRICS_ADDRESS"),
+    )
 
 
 @main.command()

@@ -53,7 +53,13 @@ def database(database_url: str) -> Iterator[Database]:
 
 
 def make_config(database_url: str, **overrides: Any) -> Config:
-    return Config(database_url=database_url, testing=True, log_format="json", **overrides)
+    settings: dict[str, Any] = {
+        "secret_key": "a test key for webhook secrets",
+        "webhooks_allow_http": True,
+        "webhooks_allow_private": True,
+        **overrides,
+    }
+    return Config(database_url=database_url, testing=True, log_format="json", **settings)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ exactly as generated.
   (``next_cursor``); a made-up one is a documented 400.
 - Every ``Idempotency-Key`` is fresh: the generator repeats short values ("0"), and one key with
   two bodies is a documented 422.
+- A webhook recovery's ``since`` is not in the future.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def realistic(body: Any) -> Any:
                 stage["name"] = f"{stage['name'][:90]} #{index}"
     if mapped.get("external_id") is not None and mapped.get("source") is None:
         mapped["source"] = "fuzz"
+    if _in_the_future(mapped.get("since")):
+        mapped["since"] = "2025-06-01T09:00:00Z"
     return mapped
 
 

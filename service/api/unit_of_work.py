@@ -232,8 +232,10 @@ def _valid_key(key: str) -> bool:
 
 
 def _fingerprint() -> str:
-    """What makes two requests the same: method, path and the body's JSON value."""
-    canonical = json.dumps(request_json(), sort_keys=True, separators=(",", ":")).encode()
+    """What makes two requests the same: method, path and the body's JSON value (none for the
+    few POSTs that take no body, such as a secret's rotation)."""
+    body = request_json() if request.get_data(cache=True) else None
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), canonical):
         digest.update(part + b"\0")

@@ -36,6 +36,8 @@ SCOPES: tuple[str, ...] = (
     "audit:read",
     "keys:admin",
     "demographics:write",
+    "events:read",
+    "webhooks:admin",
 )
 
 PRESETS: dict[str, frozenset[str]] = {
@@ -51,6 +53,8 @@ PRESETS: dict[str, frozenset[str]] = {
             "pipeline:read",
             "pipeline:write",
             "demographics:write",
+            "events:read",
+            "webhooks:admin",
         }
     ),
     "recruiter": frozenset(
@@ -64,7 +68,9 @@ PRESETS: dict[str, frozenset[str]] = {
             "pipeline:write",
         }
     ),
-    "dashboard": frozenset({"roles:read", "candidates:read", "matches:read", "pipeline:read"}),
+    "dashboard": frozenset(
+        {"roles:read", "candidates:read", "matches:read", "pipeline:read", "events:read"}
+    ),
     # An independent auditor: scores and the pipeline's facts, bias audits; no contact fields,
     # no writes of candidates (accountability.md).
     "auditor": frozenset({"roles:read", "matches:read", "pipeline:read", "audit:read"}),

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.domain import funnel_counts
+from service.domain import events, funnel_counts
 from service.domain.batch import BatchOutcome
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound, StageConflict
 from service.domain.jobs import current_stages, get_reason, lock_job, lock_jobs
@@ -394,7 +394,43 @@ def _record(
     )
     session.add(transition)
     session.flush()
+    stages = {stage.id: stage for stage in job.stages}
+    events.emit(session, *_transition_event(transition, application.candidate_id, stages))
     return transition
+
+
+def _transition_event(
+    t: Transition, candidate_id: uuid.UUID | None, stages: dict[uuid.UUID, JobStage]
+) -> tuple[str, tuple[str, uuid.UUID], dict[str, Any]]:
+    """The event of a transition: its type, subject (the application) and thin payload."""
+
+    def stage(stage_id: uuid.UUID | None) -> dict[str, Any] | None:
+        if stage_id is None:
+            return None
+        s = stages[stage_id]
+        return {"id": str(s.id), "name": s.name, "kind": s.kind, "position": s.position}
+
+    match = None
+    if t.score_hundredths is not None:
+        match = {
+            "score": t.score_hundredths / 100,
+            "band": t.band,
+            "must_haves_met": t.must_haves_met,
+            "role_version": t.role_version,
+            "model_version": t.model_version,
+        }
+    data = {
+        "job_id": str(t.job_id),
+        "candidate_id": str(candidate_id) if candidate_id else None,
+        "from_stage": stage(t.from_stage_id),
+        "to_stage": stage(t.to_stage_id),
+        "from_status": t.from_status,
+        "status": t.to_status,
+        "reason": t.reason,
+        "transition_seq": t.seq,
+        "match": match,
+    }
+    return events.TRANSITION_EVENTS[t.kind], ("application", t.application_id), data
 
 
 def create_application(session: Session, data: dict[str, Any], actor: Actor) -> Application:
@@ -621,6 +657,7 @@ def erase_candidate_applications(session: Session, candidate_id: uuid.UUID) -> N
         .values(note=None)
         .execution_options(synchronize_session=False)
     )
+    events.redact_subjects(session, "application", ids)
 
 
 # --------------------------------------------------------------------------- what endpoints show
@@ -721,6 +758,14 @@ def create_many(
             outcome.failed.clear()  # a concurrent writer took a pair: look again
             continue
         outcome.created.update(created)
+        stages = {stage.id: stage for job in jobs.values() for stage in job.stages}
+        events.emit_rows(
+            session,
+            [
+                _transition_event(Transition(**t), r["candidate_id"], stages)
+                for r, t in zip(rows, transitions, strict=True)
+            ],
+        )
         return outcome
     raise Conflict("the batch kept colliding with concurrent writes; retry it")
 

@@ -33,7 +33,16 @@ from service.infra.bulk import bulk_insert
 from service.infra.orm import utcnow
 from service.models import AuditEvent
 
-ACTIONS: tuple[str, ...] = ("read", "list", "create", "update", "erase", "export", "score")
+ACTIONS: tuple[str, ...] = (
+    "read",
+    "list",
+    "create",
+    "update",
+    "delete",
+    "erase",
+    "export",
+    "score",
+)
 """What was done. ``export`` is reserved for bulk exports of personal data (none exist yet)."""
 
 OUTCOMES: tuple[str, ...] = ("success", "replayed", "denied", "not-found", "failed")

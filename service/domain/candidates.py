@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.domain import catalog, matching, scoring
+from service.domain import catalog, events, matching, scoring
 from service.domain.applications import erase_candidate_applications
 from service.domain.batch import BatchOutcome
 from service.domain.competencies import contains_pattern
@@ -201,8 +201,22 @@ def create_candidate(session: Session, data: dict[str, Any]) -> Candidate:
         # Another writer created the same (source, external_id) between our check and insert.
         _conflict_for(session, data.get("source"), data.get("external_id"))
         raise
-    matching.rescore_candidates(session, [candidate.id])
+    matching.rescore_candidates(session, [candidate.id], new=True)
+    _emit(session, "candidate.created", candidate)
     return candidate
+
+
+def _emit(session: Session, type: str, candidate: Candidate) -> None:
+    events.emit(
+        session,
+        type,
+        ("candidate", candidate.id),
+        _event_data(candidate.source, candidate.external_id),
+    )
+
+
+def _event_data(source: str | None, external_id: str | None) -> dict[str, Any]:
+    return {"source": source, "external_id": external_id}
 
 
 def update_candidate(session: Session, candidate: Candidate, changes: dict[str, Any]) -> None:
@@ -222,6 +236,7 @@ def update_candidate(session: Session, candidate: Candidate, changes: dict[str, 
     session.flush()
     if "name" in changes or "headline" in changes:
         matching.profile_changed(session, candidate)
+    _emit(session, "candidate.updated", candidate)
 
 
 def replace_records(
@@ -246,6 +261,7 @@ def replace_records(
             [{"candidate_id": candidate.id, **row} for row in records.rows],
         )
     matching.rescore_candidates(session, [candidate.id])
+    _emit(session, "candidate.updated", candidate)
 
 
 def erase_candidate(
@@ -285,6 +301,8 @@ def erase_candidate(
         delete(CandidateCompetency).where(CandidateCompetency.candidate_id == candidate.id)
     )
     session.delete(candidate)
+    events.redact_subjects(session, "candidate", [candidate.id])
+    events.emit(session, "candidate.erased", ("candidate", candidate.id), {})
     session.add(
         CandidateTombstone(
             candidate_id=candidate.id,
@@ -324,7 +342,19 @@ def create_many(session: Session, items: Sequence[tuple[int, dict[str, Any]]]) -
         except IntegrityError:
             continue
         outcome.created.update(created)
-        matching.rescore_candidates(session, list(created.values()))
+        matching.rescore_candidates(session, list(created.values()), new=True)
+        by_index = {index: data for index, data, _ in kept}
+        events.emit_rows(
+            session,
+            [
+                (
+                    "candidate.created",
+                    ("candidate", candidate_id),
+                    _event_data(by_index[index].get("source"), by_index[index].get("external_id")),
+                )
+                for index, candidate_id in created.items()
+            ],
+        )
         return outcome
     raise Conflict("the batch kept colliding with concurrent writes; retry it")
 

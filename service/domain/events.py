@@ -72,9 +72,10 @@ def emit(
     data: dict[str, Any],
     *,
     endpoint_id: uuid.UUID | None = None,
-) -> None:
-    """Record one event of ``type`` about ``subject`` (resource type, id) in this transaction."""
-    emit_rows(session, [(type, subject, data)], endpoint_id=endpoint_id)
+) -> str:
+    """Record one event of ``type`` about ``subject`` (resource type, id) in this transaction;
+    its id."""
+    return emit_rows(session, [(type, subject, data)], endpoint_id=endpoint_id)[0]
 
 
 def emit_rows(
@@ -82,10 +83,11 @@ def emit_rows(
     rows: Iterable[tuple[str, tuple[str, Any], dict[str, Any]]],
     *,
     endpoint_id: uuid.UUID | None = None,
-) -> None:
-    """Record many events (type, subject, data) in one multi-row insert (COPY on PostgreSQL)."""
+) -> list[str]:
+    """Record many events (type, subject, data) in one multi-row insert (COPY on PostgreSQL);
+    their ids."""
     now = utcnow()
-    values = [
+    values: list[dict[str, Any]] = [
         {
             "id": event_id(),
             "seq": None,
@@ -101,6 +103,7 @@ def emit_rows(
     if values:
         bulk_insert(session, Event, values)
         session.info[_PENDING] = True
+    return [str(v["id"]) for v in values]
 
 
 def emit_from_select(session: Session, rows: sa.Select[Any]) -> int:
@@ -140,6 +143,28 @@ def sql_json_object(dialect: str, pairs: dict[str, Any]) -> sa.ColumnElement[Any
     if dialect == "postgresql":
         return func.json_build_object(*arguments)
     return func.json_object(*arguments)
+
+
+def sql_uuid(dialect: str) -> sa.ColumnElement[Any]:
+    """A new random UUID made by the database, as a Uuid column stores it."""
+    if dialect == "postgresql":
+        return func.gen_random_uuid()
+    return func.lower(func.hex(func.randomblob(16)))  # SQLite keeps 32 hex digits
+
+
+def sql_uuid_text(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """A UUID column as its usual text (SQLite keeps 32 hex digits without dashes)."""
+    if dialect == "postgresql":
+        return sa.cast(column, sa.Text)
+    h = func.lower(sa.cast(column, sa.Text))
+    parts = [
+        func.substr(h, start, length)
+        for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    ]
+    joined: sa.ColumnElement[Any] = parts[0]
+    for part in parts[1:]:
+        joined = joined + "-" + part
+    return joined
 
 
 def sql_json_bool(dialect: str, value: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
@@ -189,6 +214,7 @@ def _advance(session: Session, name: str, by: int) -> int:
 
 
 def cursor_value(session: Session, name: str) -> int:
+    """The cursor ``name`` (0 before its first use)."""
     return int(session.scalar(select(OutboxCursor.value).where(OutboxCursor.name == name)) or 0)
 
 
@@ -248,15 +274,18 @@ def get_event(session: Session, id: str) -> Event:
 # --------------------------------------------------------------------------- keeping
 
 
-def redact_subject(session: Session, subject_type: str, subject_id: Any) -> None:
-    """Part of erasure: the person's events keep their type, time and ids and lose the rest
-    of their payload (a source's external id can name a person in another system)."""
-    session.execute(
-        sa.update(Event)
-        .where(Event.subject_type == subject_type, Event.subject_id == str(subject_id))
-        .values(data={})
-        .execution_options(synchronize_session=False)
-    )
+def redact_subjects(session: Session, subject_type: str, subject_ids: Sequence[Any]) -> None:
+    """Part of erasure: the person's events (about them, or about their applications) keep
+    their type, time and subject and lose their payload: a source's external id can name a
+    person elsewhere, and an application's payload links it to them."""
+    for start in range(0, len(subject_ids), 500):
+        chunk = [str(i) for i in subject_ids[start : start + 500]]
+        session.execute(
+            sa.update(Event)
+            .where(Event.subject_type == subject_type, Event.subject_id.in_(chunk))
+            .values(data={})
+            .execution_options(synchronize_session=False)
+        )
 
 
 def purge(session: Session, before: datetime) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from service.domain import funnel_counts
+from service.domain import events, funnel_counts
 from service.domain.competencies import KEY_PATTERN, contains_pattern
 from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.roles import get_role
@@ -177,7 +177,13 @@ def create_job(session: Session, data: dict[str, Any]) -> Job:
     _apply_status(job, data.get("status", "draft"), now)
     session.add(job)
     session.flush()
+    _emit(session, "job.created", job)
     return job
+
+
+def _emit(session: Session, type: str, job: Job, **data: Any) -> None:
+    role = session.get_one(Role, job.role_id).key
+    events.emit(session, type, ("job", job.id), {"role": role, "status": job.status, **data})
 
 
 def update_job(session: Session, job: Job, changes: dict[str, Any]) -> None:
@@ -188,6 +194,7 @@ def update_job(session: Session, job: Job, changes: dict[str, Any]) -> None:
             f"the job has {job.hired} hires: openings cannot go below that", hired=job.hired
         )
     now = utcnow()
+    from_status = job.status
     for name in JOB_FIELDS:
         if name in changes:
             setattr(job, name, changes[name])
@@ -195,6 +202,10 @@ def update_job(session: Session, job: Job, changes: dict[str, Any]) -> None:
         _apply_status(job, changes["status"], now)
     job.updated_at = now
     session.flush()
+    if any(name in changes for name in JOB_FIELDS):
+        _emit(session, "job.updated", job)
+    if job.status != from_status:
+        _emit(session, "job.status_changed", job, from_status=from_status)
 
 
 def replace_stages(session: Session, job: Job, stages: Sequence[dict[str, Any]]) -> None:
@@ -248,6 +259,7 @@ def replace_stages(session: Session, job: Job, stages: Sequence[dict[str, Any]])
             job.stages.append(JobStage(name=sent["name"], kind=sent["kind"], position=position))
     session.flush()
     funnel_counts.recount_progress(session, job.id)
+    _emit(session, "job.updated", job)
 
 
 # --------------------------------------------------------------------------- rejection reasons

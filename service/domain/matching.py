@@ -36,13 +36,13 @@ import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.domain import catalog, scoring
+from service.domain import catalog, events, scoring
 from service.infra.driver_query import DriverQuery
 from service.infra.orm import UTCDateTime, utcnow
 from service.models import (
@@ -58,6 +58,7 @@ from service.models import (
 __all__ = [
     "CHUNK_SIZE",
     "RANK_KEY_MUST_HAVES",
+    "Rescored",
     "candidate_inputs",
     "current_month",
     "live_scores",
@@ -422,51 +423,153 @@ def profile_changed(session: Session, candidate: Candidate) -> None:
     )
 
 
+class Rescored(NamedTuple):
+    """What a rescoring did: match rows written, and how many of them changed band or
+    must-haves (each a ``match.band_changed`` event)."""
+
+    written: int
+    band_changes: int
+
+
 def rescore_candidates(
-    session: Session, candidate_ids: Sequence[uuid.UUID], *, as_of: scoring.Month | None = None
+    session: Session,
+    candidate_ids: Sequence[uuid.UUID],
+    *,
+    as_of: scoring.Month | None = None,
+    new: bool = False,
 ) -> None:
     """Rescore these candidates against the current version of every role.
 
     Their match rows are deleted and rewritten, :data:`CHUNK_SIZE` candidates per set-based
     ``INSERT ... SELECT``; other candidates' rows are not touched. Pending ORM changes are flushed
     first (autoflush), so call it after changing records in the same session. ``as_of`` defaults
-    to the current month.
+    to the current month. A band or must-haves that changed is a ``match.band_changed`` event;
+    ``new`` candidates had no matches before (nothing to compare).
     """
     month, now = _resolve(as_of)
     for chunk in _chunks(candidate_ids, CHUNK_SIZE):
-        _delete(session, Match.candidate_id.in_(chunk))
-        _write(session, month, now, candidate_ids=chunk)
+        criteria = (_MATCHES.c.candidate_id.in_(chunk),)
+        with _PreviousBands(session, None if new else criteria) as previous:
+            _delete(session, Match.candidate_id.in_(chunk))
+            _write(session, month, now, candidate_ids=chunk)
+            previous.record_changes(now)
 
 
-def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None = None) -> int:
-    """Rescore every candidate against the current version of one role; rows written.
+def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None = None) -> Rescored:
+    """Rescore every candidate against the current version of one role.
 
-    One ``DELETE`` of the role's rows and one ``INSERT ... SELECT`` over all candidates; the
-    role then records the month its scores were computed for.
+    One ``DELETE`` of the role's rows and one ``INSERT ... SELECT`` over all candidates, the
+    band changes found by one join against the rows as they were; the role then records the
+    month its scores were computed for.
     """
     month, now = _resolve(as_of)
-    _delete(session, Match.role_id == role_id)
-    written = _write(session, month, now, role_id=role_id)
+    with _PreviousBands(session, (_MATCHES.c.role_id == role_id,)) as previous:
+        _delete(session, Match.role_id == role_id)
+        written = _write(session, month, now, role_id=role_id)
+        changes = previous.record_changes(now)
     role = session.get_one(Role, role_id)
     role.scored_month = month.index  # a catalog change: every worker's cache reloads
     session.flush()
-    return written
+    return Rescored(written, changes)
 
 
-def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> int:
+def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> Rescored:
     """Rescore every candidate against every role (after an upgrade that changes the scoring
-    model: ``rolefit rescore``); rows written.
+    model: ``rolefit rescore``).
 
     The roles are locked first, so a role PUT waits for this instead of racing it.
     """
     month, now = _resolve(as_of)
     roles = list(session.scalars(sa.select(Role).with_for_update()))
-    _delete(session)
-    written = _write(session, month, now)
+    with _PreviousBands(session, ()) as previous:
+        _delete(session)
+        written = _write(session, month, now)
+        changes = previous.record_changes(now)
     for role in roles:
         role.scored_month = month.index
     session.flush()
-    return written
+    return Rescored(written, changes)
+
+
+class _PreviousBands:
+    """The bands of some matches before a rescoring, in a temporary table, to write a
+    ``match.band_changed`` event for each one whose band or must-haves the rescoring changed,
+    set-based (one ``INSERT ... SELECT`` joining the new rows to the old)."""
+
+    def __init__(self, session: Session, criteria: Sequence[sa.ColumnElement[bool]] | None):
+        self.session = session
+        self.criteria = criteria
+        self.table = sa.Table(
+            "previous_bands",
+            sa.MetaData(),
+            sa.Column("role_id", sa.Integer, primary_key=True),
+            sa.Column("candidate_id", sa.Uuid, primary_key=True),
+            sa.Column("score_hundredths", sa.Integer),
+            sa.Column("band", sa.String(16)),
+            sa.Column("must_haves_met", sa.Boolean),
+            prefixes=["TEMPORARY"],
+        )
+
+    def __enter__(self) -> _PreviousBands:
+        if self.criteria is not None:
+            t = self.table
+            self.table.create(self.session.connection())
+            self.session.execute(
+                sa.insert(t).from_select(
+                    [c.name for c in t.columns],
+                    sa.select(*(_MATCHES.c[c.name] for c in t.columns)).where(*self.criteria),
+                )
+            )
+        return self
+
+    def record_changes(self, now: datetime) -> int:
+        """The events of the bands that changed; how many."""
+        if self.criteria is None:
+            return 0
+        dialect = _dialect(self.session)
+        m, p = _MATCHES, self.table
+        roles = cast(sa.Table, Role.__table__)
+
+        def state(row: Any) -> dict[str, Any]:
+            return {
+                "score": sa.cast(row.c.score_hundredths, sa.Float) / 100,
+                "band": row.c.band,
+                "must_haves_met": events.sql_json_bool(dialect, row.c.must_haves_met),
+            }
+
+        candidate_id = events.sql_uuid_text(dialect, m.c.candidate_id)
+        rows = (
+            sa.select(
+                events.sql_event_id(dialect),
+                sa.literal("match.band_changed"),
+                sa.literal("candidate"),
+                candidate_id,
+                events.sql_json_object(
+                    dialect,
+                    {
+                        "candidate_id": candidate_id,
+                        "role": roles.c.key,
+                        "role_version": m.c.role_version,
+                        "from": state(p),
+                        "to": state(m),
+                    },
+                ),
+                sa.literal(now, UTCDateTime),
+            )
+            .select_from(m)
+            .join(p, sa.and_(p.c.role_id == m.c.role_id, p.c.candidate_id == m.c.candidate_id))
+            .join(roles, roles.c.id == m.c.role_id)
+            .where(
+                sa.or_(p.c.band != m.c.band, p.c.must_haves_met != m.c.must_haves_met),
+                *self.criteria,
+            )
+            .order_by(m.c.role_id, m.c.candidate_id)
+        )
+        return events.emit_from_select(self.session, rows)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.criteria is not None and exc[0] is None:
+            self.table.drop(self.session.connection())
 
 
 def refresh_if_month_changed(session: Session, role_id: int, scored_month: int) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.domain import catalog, matching
+from service.domain import catalog, events, matching
 from service.domain.competencies import KEY_PATTERN
 from service.domain.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from service.domain.taxonomy import invalid_if, resolve_names
@@ -105,7 +105,7 @@ def create_role(session: Session, key: str, draft: RoleDraft, by_key: str | None
     version = _build_version(session, role, 1, draft, by_key)
     session.add_all([role, version])
     session.flush()
-    _rescore(session, role)
+    _rescore(session, role, "role.created")
     return version
 
 
@@ -127,11 +127,23 @@ def add_version(
     role.current_version = expected_version + 1
     role.updated_at = utcnow()
     session.flush()
-    _rescore(session, role)
+    _rescore(session, role, "role.updated")
     return new
 
 
-def _rescore(session: Session, role: Role) -> None:
+def _rescore(session: Session, role: Role, event_type: str) -> None:
     """A role's current version changed: every stored match of the role follows it, in this
-    transaction, so no reader ever sees a score of a version that is no longer current."""
-    matching.rescore_role(session, role.id)
+    transaction, so no reader ever sees a score of a version that is no longer current; the
+    candidates whose band changed get their events, and the role its own."""
+    rescored = matching.rescore_role(session, role.id)
+    events.emit(
+        session,
+        event_type,
+        ("role", role.key),
+        {
+            "role": role.key,
+            "version": role.current_version,
+            "rescored": rescored.written,
+            "band_changes": rescored.band_changes,
+        },
+    )

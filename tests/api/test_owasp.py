@@ -76,6 +76,7 @@ def v1_operations(app: Flask) -> list[tuple[str, str, str]]:
 ABSENT_JOB = "00000000-0000-7000-8000-0000000000f1"
 ABSENT_APPLICATION = "00000000-0000-7000-8000-0000000000f2"
 ABSENT_AUDIT = "00000000-0000-7000-8000-0000000000f3"
+ABSENT_ENDPOINT = "01890000-0000-7000-8000-0000000000e1"
 
 
 def url_for_rule(rule: str, candidate_id: str, role: str = "tpm") -> str:
@@ -83,6 +84,8 @@ def url_for_rule(rule: str, candidate_id: str, role: str = "tpm") -> str:
     url = url.replace("<uuid:job_id>", ABSENT_JOB)
     url = url.replace("<uuid:application_id>", ABSENT_APPLICATION)
     url = url.replace("<uuid:audit_id>", ABSENT_AUDIT)
+    url = url.replace("<uuid:endpoint_id>", ABSENT_ENDPOINT)
+    url = url.replace("<string:event_id>", "evt_absent")
     url = url.replace("<string:key>", role).replace("<int:version>", "1")
     assert "<" not in url, f"no sample value for a parameter of {rule}: add one here"
     return url
@@ -319,9 +322,15 @@ class TestAPI4UnrestrictedResourceConsumption:
         ]
         assert len(lists) >= 6
         job = client.post("/v1/jobs", json={"title": "T", "role": "tpm"}, headers=admin_headers)
+        endpoint = client.post(
+            "/v1/webhook-endpoints",
+            json={"url": "https://hooks.example.com", "event_types": ["job.*"]},
+            headers=admin_headers,
+        )
         for path in lists:
             url = path.replace("{candidate_id}", candidate).replace("{key}", "tpm")
             url = url.replace("{job_id}", job.get_json()["id"])
+            url = url.replace("{endpoint_id}", endpoint.get_json()["id"])
             for limit in ("0", "201", "-1", "99999999999"):
                 response = client.get(url, query_string={"limit": limit}, headers=admin_headers)
                 assert_problem(response, 422)

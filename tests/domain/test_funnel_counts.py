@@ -14,7 +14,6 @@ add and remove stages. After each history, on both databases:
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -174,13 +173,13 @@ def _counts(session: Session, job: Job) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture
-def histories(session: Session) -> Iterator[Any]:
+def histories(session: Session) -> Any:
     def make(seed: int, steps: int) -> History:
         history = History(session, seed)
         history.run(steps)
         return history
 
-    yield make
+    return make
 
 
 @pytest.mark.parametrize("seed", range(8))

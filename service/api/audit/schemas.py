@@ -20,6 +20,9 @@ RESOURCE_TYPES = (
     "rejection-reason",
     "application",
     "transition",
+    "event",
+    "webhook-endpoint",
+    "webhook-delivery",
 )
 
 
