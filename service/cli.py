@@ -349,12 +349,22 @@ def worker(
 
 @main.command()
 def maintenance() -> None:
-    """Housekeeping to run daily (cron): delete Idempotency-Key records past their expiry."""
-    from service.infra import idempotency_store
+    """Housekeeping to run daily (cron): delete Idempotency-Key records past their expiry, and
+    events (with their deliveries) older than ROLEFIT_EVENTS_RETENTION_DAYS."""
+    from datetime import timedelta
 
+    from service.domain import events
+    from service.infra import idempotency_store
+    from service.infra.orm import utcnow
+
+    config = Config.from_env()
     database = _database()
     with database.session() as session:
         purged = idempotency_store.purge_expired(session)
         session.commit()
+        cutoff = utcnow() - timedelta(days=config.events_retention_days)
+        old_events = events.purge(session, cutoff)
+        session.commit()
     click.echo(f"expired idempotency records deleted: {purged}")
+    click.echo(f"events older than {config.events_retention_days} days deleted: {old_events}")
     database.dispose()

@@ -401,3 +401,30 @@ def test_test_and_recover_enqueue(api: Api, session: Session) -> None:
     assert queued == len(pending) >= 2
     assert jobs[-2]["id"] not in {d.event_id for d in pending}
     assert api.ok(f"{url}/deliveries")["data"] == []
+
+
+def test_maintenance_purges_events_past_their_retention(
+    api: Api, session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    old = api.candidate("Old news")
+    new = api.candidate("Fresh news")
+    endpoint = register(api, event_types=["candidate.*"])
+    old_event = session.scalars(select(Event).where(Event.subject_id == old["id"])).one()
+    old_event.created_at = utcnow() - timedelta(days=31)
+    session.add(Delivery(event_id=old_event.id, endpoint_id=uuid.UUID(endpoint["id"])))
+    session.commit()
+    monkeypatch.setenv("ROLEFIT_DATABASE_URL", database_url)
+    monkeypatch.setenv("ROLEFIT_EVENTS_RETENTION_DAYS", "30")
+
+    result = CliRunner().invoke(main, ["maintenance"])
+
+    assert result.exit_code == 0, result.output
+    assert "events older than 30 days deleted: 1" in result.stdout
+    session.rollback()
+    assert feed(api, subject_id=old["id"]) == []
+    assert [e["type"] for e in feed(api, subject_id=new["id"])] == ["candidate.created"]
+    assert session.scalars(select(Delivery)).all() == []
