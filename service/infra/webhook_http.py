@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -135,6 +136,48 @@ def resolve_allowed(host: str, port: int, allow_private: bool) -> list[str]:
     return allowed
 
 
+class _CoalescingStream(httpcore.NetworkStream):
+    """Holds a request's writes (httpcore writes the head and the body separately) and sends
+    them in one ``sendall`` when the response is read: one send system call a delivery instead
+    of two, which measured a third of the client's CPU time on a busy machine."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+        self._pending: list[bytes] = []
+        self._timeout: float | None = None
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending = []
+            self._inner.write(data, self._timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer:
+            self._pending.append(buffer)
+            self._timeout = timeout
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._flush()
+        return self._inner.read(max_bytes, timeout)
+
+    def close(self) -> None:
+        self._pending = []
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        self._flush()
+        return _CoalescingStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's network backend, connecting only to addresses :func:`address_refusal`
     allows, and to the very address it checked (see the module docstring)."""
@@ -154,8 +197,8 @@ class GuardedBackend(httpcore.NetworkBackend):
         last: Exception | None = None
         for address in resolve_allowed(host, port, self.allow_private):
             try:
-                return self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
+                return _CoalescingStream(
+                    self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 last = error
@@ -222,6 +265,7 @@ class WebhookClient:
         timeout: float = TIMEOUT_SECONDS,
         max_connections: int = 100,
         user_agent: str = "rolefit-webhooks",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.allow_http = allow_http
         self.allow_private = allow_private
@@ -230,6 +274,7 @@ class WebhookClient:
         self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         # No proxy (one would connect past the guard), no redirects (httpcore follows none).
         self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,  # None: the system's trust store, names verified
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=30.0,

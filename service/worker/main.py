@@ -119,7 +119,8 @@ class Worker:
         prefetch = settings.prefetch or max(4 * settings.concurrency, 200)
         pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="webhook")
         # Claimed and not yet recorded: sending, or queued for a free thread.
-        inflight: dict[Future[tuple[str, delivery.Outcome]], tuple[str, delivery.Claimed]] = {}
+        inflight: dict[Future[tuple[str, delivery.Outcome | None]], tuple[str, delivery.Claimed]]
+        inflight = {}
         finished: list[tuple[str, delivery.Outcome]] = []
         unsent: list[tuple[str, delivery.Claimed]] = []
         backoff = 0.0
@@ -159,13 +160,21 @@ class Worker:
                         unrecorded=len(finished),
                     )
                 for token, item in claimed:
-                    inflight[pool.submit(self._send, token, item)] = (token, item)
+                    inflight[pool.submit(self._send, token, item, time.monotonic())] = (
+                        token,
+                        item,
+                    )
                 if inflight:
                     done, _ = wait(list(inflight), timeout=0.05, return_when=FIRST_COMPLETED)
+                    inflight_claims = {f: inflight.pop(f) for f in done}
                     for future in done:
-                        del inflight[future]
-                        if not future.cancelled():
-                            finished.append(future.result())
+                        if future.cancelled():
+                            continue
+                        token, outcome = future.result()
+                        if outcome is None:  # waited too long in the queue: not sent
+                            unsent.append(inflight_claims[future])
+                        else:
+                            finished.append((token, outcome))
                 elif backoff:
                     time.sleep(backoff) if self.stopping else self._stopping.wait(backoff)
                 elif not claimed and not fanned and not finished:
@@ -242,7 +251,14 @@ class Worker:
     def _secret_problem(self, endpoint_id: object, message: str) -> None:
         log.error("worker.secret_unreadable", endpoint_id=str(endpoint_id), detail=message)
 
-    def _send(self, token: str, claimed: delivery.Claimed) -> tuple[str, delivery.Outcome]:
+    def _send(
+        self, token: str, claimed: delivery.Claimed, queued_at: float
+    ) -> tuple[str, delivery.Outcome | None]:
+        """Send ``claimed``; None when it waited in the queue past half its lease (slow
+        receivers): it is handed back rather than sent on a lease about to run out, which
+        another worker could take meanwhile."""
+        if time.monotonic() - queued_at > self.settings.lease_seconds / 2:
+            return token, None
         at = utcnow()
         try:
             headers = delivery.signed_headers(claimed, at, self.user_agent)

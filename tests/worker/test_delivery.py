@@ -350,3 +350,26 @@ def test_metrics_show_the_backlog(session: Session, receiver: Receiver, client: 
     text = client.get("/metrics").get_data(as_text=True)
     assert "rolefit_outbox_backlog 2.0" in text
     assert "rolefit_outbox_oldest_undelivered_age_seconds " in text
+
+
+def test_a_claim_queued_past_half_its_lease_is_handed_back_unsent(
+    session: Session, receiver: Receiver, database: Database, database_url: str
+) -> None:
+    import time
+
+    from service.infra.secrets import SecretBox
+
+    add_endpoint(session, receiver.url)
+    emit_events(session, 1)
+    delivery.fan_out(session)
+    session.commit()
+    (claimed,) = delivery.claim(session, token="w#1", limit=5, box=SecretBox("test key"))
+    session.commit()
+    worker = Worker(database, worker_config(database_url), Settings(lease_seconds=60))
+    assert worker._send("w#1", claimed, time.monotonic() - 31) == ("w#1", None)
+    assert receiver.received == []
+    delivery.release(session, "w#1", [claimed.delivery_id])
+    session.commit()
+    (row,) = _deliveries(session)
+    assert row.leased_by is None and row.next_attempt_at <= utcnow()
+    worker.client.close()
