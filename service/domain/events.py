@@ -107,23 +107,42 @@ def emit_rows(
 
 
 def emit_from_select(session: Session, rows: sa.Select[Any]) -> int:
-    """Record the events ``rows`` selects, set-based in one ``INSERT ... SELECT``; how many.
+    """Record the events ``rows`` selects, set-based and numbered as they are written; how many.
 
-    ``rows`` gives the columns (id, type, subject_type, subject_id, data, created_at); ids can be
-    made in SQL with :func:`sql_event_id`, payloads with :func:`sql_json_object`.
+    ``rows`` gives the columns (id, type, subject_type, subject_id, data, created_at, seq): ids
+    made in SQL with :func:`sql_event_id`, payloads with :func:`sql_json_object`, and the seq
+    column :func:`sql_seq` (the rows' order). Numbering at insert takes the ``seq`` lock now
+    rather than at the commit (a second pass over tens of thousands of new rows cost as much
+    as writing them: bench.outbox), so call this last among the transaction's writes to rows
+    that others lock (a role's rescoring does): the lock must not be waited on while it is held.
     """
-    columns = ["id", "type", "subject_type", "subject_id", "data", "created_at"]
+    base = _lock_seq(session)
+    columns = ["id", "type", "subject_type", "subject_id", "data", "created_at", "seq"]
     result = cast(
         sa.CursorResult[Any],
         session.execute(
-            sa.insert(Event).from_select(columns, rows),
+            sa.insert(cast(sa.Table, Event.__table__)).from_select(columns, rows),
+            {"seq_base": base},
             execution_options={"preserve_rowcount": True},
         ),
     )
     written = max(result.rowcount, 0)
     if written:
-        session.info[_PENDING] = True
+        _advance(session, "seq", written)
     return written
+
+
+def sql_seq(*order_by: Any) -> sa.ColumnElement[int]:
+    """The seq of each row of :func:`emit_from_select`, in the order of ``order_by``."""
+    return sa.bindparam("seq_base", type_=sa.BigInteger) + func.row_number().over(
+        order_by=order_by
+    )
+
+
+def _lock_seq(session: Session) -> int:
+    """The ``seq`` cursor's value, its row locked until the transaction ends."""
+    _advance(session, "seq", 0)  # creates the row at 0 if missing, and locks it
+    return cursor_value(session, "seq")
 
 
 def sql_event_id(dialect: str) -> sa.ColumnElement[str]:

@@ -555,6 +555,7 @@ class _PreviousBands:
                     },
                 ),
                 sa.literal(now, UTCDateTime),
+                events.sql_seq(m.c.role_id, m.c.candidate_id),
             )
             .select_from(m)
             .join(p, sa.and_(p.c.role_id == m.c.role_id, p.c.candidate_id == m.c.candidate_id))
@@ -563,7 +564,6 @@ class _PreviousBands:
                 sa.or_(p.c.band != m.c.band, p.c.must_haves_met != m.c.must_haves_met),
                 *self.criteria,
             )
-            .order_by(m.c.role_id, m.c.candidate_id)
         )
         return events.emit_from_select(self.session, rows)
 
