@@ -52,6 +52,11 @@ EVENT_TYPES = (
     "application.unhired",
     "webhook.test",
 )
+# Each family as a pattern (``application.*`` for every application event).
+FAMILIES = tuple(sorted({t.split(".", 1)[0] + ".*" for t in EVENT_TYPES}))
+# What an endpoint can subscribe to and the feed filter by: types and families (webhook.test
+# goes to the one endpoint it tests, whatever it subscribed to).
+TYPE_PATTERNS = tuple(t for t in (*EVENT_TYPES, *FAMILIES) if not t.startswith("webhook."))
 # A transition's kind -> its event's type.
 TRANSITION_EVENTS = {
     "created": "application.created",
@@ -134,9 +139,7 @@ def emit_from_select(session: Session, rows: sa.Select[Any]) -> int:
 
 def sql_seq(*order_by: Any) -> sa.ColumnElement[int]:
     """The seq of each row of :func:`emit_from_select`, in the order of ``order_by``."""
-    return sa.bindparam("seq_base", type_=sa.BigInteger) + func.row_number().over(
-        order_by=order_by
-    )
+    return sa.bindparam("seq_base", type_=sa.BigInteger) + func.row_number().over(order_by=order_by)
 
 
 def _lock_seq(session: Session) -> int:

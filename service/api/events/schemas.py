@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, fields, validate
 
 from service.api.schemas import PageArgsSchema, PageSchema, Pattern, Timestamp, text
-from service.domain.events import EVENT_TYPES
+from service.domain.events import EVENT_TYPES, TYPE_PATTERNS
 
 _TYPES = "a comma list of event types; `application.*` stands for a family"
-_FAMILIES = sorted({t.split(".", 1)[0] + ".*" for t in EVENT_TYPES})
-_ONE_TYPE = "|".join(t.replace(".", "\\.").replace("*", "\\*") for t in [*EVENT_TYPES, *_FAMILIES])
+_ONE_TYPE = "|".join(re.escape(t) for t in TYPE_PATTERNS)
 TYPE_LIST_PATTERN = f"^({_ONE_TYPE})(,({_ONE_TYPE}))*$"
 
 
