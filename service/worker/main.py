@@ -124,6 +124,7 @@ class Worker:
         finished: list[tuple[str, delivery.Outcome]] = []
         unsent: list[tuple[str, delivery.Claimed]] = []
         backoff = 0.0
+        last_record = 0.0
         log.info("worker.started", worker=self.name, concurrency=settings.concurrency)
         try:
             while True:
@@ -145,8 +146,13 @@ class Worker:
                     # work of one batch overlaps the sending of the previous.
                     room = prefetch - len(inflight)
                     want = room if not self.stopping and room * 2 >= prefetch else 0
-                    claimed = self._record_and_claim(finished, unsent, want)
-                    finished, unsent = [], []
+                    # Outcomes wait up to 0.1 s to be recorded together (fewer round trips
+                    # a delivery), unless there are many, a claim is due, or all is done.
+                    recent = time.monotonic() - last_record < 0.1
+                    if want or not recent or not inflight or len(finished) * 4 >= prefetch:
+                        claimed = self._record_and_claim(finished, unsent, want)
+                        finished, unsent = [], []
+                        last_record = time.monotonic()
                     if backoff:
                         log.info("worker.database_back", worker=self.name)
                     backoff = 0.0
