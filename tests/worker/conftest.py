@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,19 +94,44 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), None)  # type: ignore[arg-type]
+@contextlib.contextmanager
+def _serving(ports: Iterable[int]) -> Iterator[Receiver]:
+    server = None
+    for port in ports:
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", port), BaseHTTPRequestHandler)
+            break
+        except OSError:
+            continue
+    assert server is not None, "no free port"
     receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hook")
     server.RequestHandlerClass = _handler(receiver)
     server.daemon_threads = True
     server.handle_error = lambda *_: None  # type: ignore[method-assign] # a client hung up
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with _serving([0]) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def named_receiver() -> Iterator[Receiver]:
+    """A receiver at ``http://localhost:<port below 10000>/hook``, a URL the API's
+    registration accepts (a host name, a port of at most four digits)."""
+    start = 8100 + os.getpid() % 1500
+    with _serving(range(start, start + 200)) as receiver:
+        receiver.url = receiver.url.replace("127.0.0.1", "localhost")
+        yield receiver
 
 
 def add_endpoint(
