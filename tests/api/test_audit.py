@@ -316,7 +316,7 @@ def test_filters_time_range_and_cursor_pages(
 
 @pytest.mark.parametrize(
     "query",
-    [{"limit": 0}, {"limit": 201}, {"action": "delete"}, {"since": "yesterday"}],
+    [{"limit": 0}, {"limit": 201}, {"action": "destroy"}, {"since": "yesterday"}],
 )
 def test_bad_filters_are_422(client: FlaskClient, auditor, query) -> None:
     assert_problem(client.get(URL, query_string=query, headers=auditor), 422)
