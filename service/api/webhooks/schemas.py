@@ -10,8 +10,9 @@ from service.domain.webhooks import MAX_EVENT_TYPES
 
 # A host name (an address literal is refused anyway: only public names receive webhooks in
 # production), an optional port, a path. Plain http passes only with ROLEFIT_WEBHOOKS_ALLOW_HTTP.
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 URL_PATTERN = (
-    r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
+    r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9][A-Za-z0-9-]*)*(:" + _PORT + r")?(/[!-~]*)?$"
 )
 _URL = {
     "description": "https only (plain http with ROLEFIT_WEBHOOKS_ALLOW_HTTP=1); a host that "
