@@ -109,7 +109,10 @@ class BiasAudits(MethodView):
     @blp.doc(operationId="listBiasAudits")
     @audited("list", "bias-audit")
     def get(self, args: dict[str, Any]) -> Any:
-        """List stored bias audit reports in creation order; filters `role`, `job_id`."""
+        """List stored bias audit reports.
+
+        In creation order; filters `role`, `job_id`. Each item is the whole stored report.
+        """
         after = None
         if "cursor" in args:
             (cursor_id,) = decode_cursor(args["cursor"], "bias-audits", (str,))

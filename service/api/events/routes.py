@@ -65,5 +65,8 @@ class EventItem(MethodView):
     @blp.doc(operationId="getEvent")
     @audited("read", "event", id_arg="event_id")
     def get(self, event_id: str) -> Any:
-        """Get one event by id."""
+        """Get one event by id.
+
+        The same body as in the feed and in a webhook delivery; 404 once past its retention.
+        """
         return json_response(event_payload(events.get_event(request_session(), event_id)))

@@ -77,7 +77,10 @@ class WebhookEndpoints(MethodView):
     @blp.doc(operationId="listWebhookEndpoints")
     @audited("list", "webhook-endpoint")
     def get(self, args: dict[str, Any]) -> Any:
-        """List the webhook endpoints, oldest first (never their secrets)."""
+        """List the webhook endpoints.
+
+        Oldest first; their secrets are never shown again after registration.
+        """
         after = None
         if "cursor" in args:
             (last,) = decode_cursor(args["cursor"], "webhook-endpoints", (str,))
@@ -125,7 +128,11 @@ class WebhookEndpointItem(MethodView):
     @blp.doc(operationId="getWebhookEndpoint")
     @audited("read", "webhook-endpoint", id_arg="endpoint_id")
     def get(self, endpoint_id: uuid.UUID) -> Any:
-        """Get an endpoint (without its secret); the ETag is for PATCH."""
+        """Get an endpoint.
+
+        Without its secret; the ETag is for PATCH. `disabled_reason` says why a disabled one
+        stopped receiving.
+        """
         endpoint = webhooks.get_endpoint(request_session(), endpoint_id)
         return json_response(
             endpoint_body(endpoint), headers={"ETag": etag_for(endpoint.row_version)}
@@ -160,7 +167,10 @@ class WebhookEndpointItem(MethodView):
     @blp.doc(operationId="deleteWebhookEndpoint")
     @audited("delete", "webhook-endpoint", id_arg="endpoint_id")
     def delete(self, endpoint_id: uuid.UUID) -> Any:
-        """Remove an endpoint, its pending deliveries and its attempt log."""
+        """Remove an endpoint.
+
+        Its waiting deliveries and its attempt log go with it; nothing more is sent to it.
+        """
         session = request_session()
         webhooks.delete_endpoint(session, webhooks.get_endpoint(session, endpoint_id))
         return None
@@ -176,8 +186,11 @@ class RotateSecret(MethodView):
     @blp.doc(operationId="rotateWebhookSecret")
     @audited("update", "webhook-endpoint", id_arg="endpoint_id")
     def post(self, endpoint_id: uuid.UUID) -> Any:
-        """A new signing secret, shown this once; for 24 hours deliveries carry signatures
-        with the old one and the new one (switch the receiver, then the old one expires)."""
+        """Rotate the signing secret.
+
+        The new secret is shown this once; for 24 hours deliveries carry signatures with the
+        old one and the new one (switch the receiver, then the old one expires).
+        """
         session = request_session()
         endpoint = webhooks.get_endpoint(session, endpoint_id)
         secret = webhooks.rotate_secret(session, endpoint, _box())
@@ -196,8 +209,11 @@ class TestEndpoint(MethodView):
     @blp.doc(operationId="testWebhookEndpoint")
     @audited("create", "webhook-delivery", id_arg="endpoint_id")
     def post(self, endpoint_id: uuid.UUID) -> Any:
-        """Send this endpoint a `webhook.test` event (whatever its event types), signed like
-        every delivery; its attempts show in .../deliveries."""
+        """Send the endpoint a test event.
+
+        A `webhook.test` event for this endpoint only (whatever its event types), signed like
+        every delivery; its attempts show in .../deliveries.
+        """
         session = request_session()
         event_id = webhooks.send_test(session, webhooks.get_endpoint(session, endpoint_id))
         return json_response({"event_id": event_id}, 202)
@@ -213,8 +229,11 @@ class Deliveries(MethodView):
     @blp.doc(operationId="listWebhookDeliveries")
     @audited("list", "webhook-delivery", id_arg="endpoint_id")
     def get(self, args: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
-        """The endpoint's attempt log, newest first: event, attempt number, time, HTTP status
-        or error, duration, and when the next attempt is due."""
+        """The endpoint's attempt log.
+
+        Newest first: event, attempt number, time, HTTP status or error, duration, and when
+        the next attempt is due. Payloads are never kept here.
+        """
         session = request_session()
         endpoint = webhooks.get_endpoint(session, endpoint_id)
         list_name = f"webhook-endpoints/{endpoint_id}/deliveries"
@@ -241,8 +260,11 @@ class Recover(MethodView):
     @blp.doc(operationId="recoverWebhookEndpoint")
     @audited("update", "webhook-delivery", id_arg="endpoint_id")
     def post(self, data: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
-        """Replay, after an outage on the receiver's side, every event since `since` that this
-        endpoint did not receive with a 2xx (its event types as they are now)."""
+        """Replay what the endpoint missed.
+
+        After an outage on the receiver's side: every event since `since` that this endpoint
+        did not receive with a 2xx (by its event types as they are now) is sent again.
+        """
         session = request_session()
         endpoint = webhooks.get_endpoint(session, endpoint_id)
         return json_response({"queued": webhooks.recover(session, endpoint, data["since"])}, 202)
