@@ -239,9 +239,10 @@ class JobFunnel(MethodView):
     @blp.doc(operationId="getJobFunnel")
     @audited("read", "job-funnel", id_arg="job_id")
     def get(self, args: dict[str, Any], job_id: uuid.UUID) -> Any:
-        """The job's funnel, computed in SQL from the transitions.
+        """The job's funnel: how far its applications got, stage by stage.
 
-        Per stage: `reached` (ever in it or a later one), `advanced` (of those, got further or
+        The whole job is read from counts that every action keeps up to date; a cohort is
+        computed in SQL from its applications' transitions (the same numbers). Per stage: `reached` (ever in it or a later one), `advanced` (of those, got further or
         hired), `conversion`, `current`, `rejected_here` and days in stage over completed stays;
         time to hire, and applications and hires per source. Cohort filters: `applied_after`,
         `applied_before`, `source`. Erased candidates' applications still count.
