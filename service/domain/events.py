@@ -144,8 +144,7 @@ def sql_seq(*order_by: Any) -> sa.ColumnElement[int]:
 
 def _lock_seq(session: Session) -> int:
     """The ``seq`` cursor's value, its row locked until the transaction ends."""
-    _advance(session, "seq", 0)  # creates the row at 0 if missing, and locks it
-    return cursor_value(session, "seq")
+    return _advance(session, "seq", 0)  # creates the row at 0 if missing, and locks it
 
 
 def sql_event_id(dialect: str) -> sa.ColumnElement[str]:

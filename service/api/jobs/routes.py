@@ -242,8 +242,9 @@ class JobFunnel(MethodView):
         """The job's funnel: how far its applications got, stage by stage.
 
         The whole job is read from counts that every action keeps up to date; a cohort is
-        computed in SQL from its applications' transitions (the same numbers). Per stage: `reached` (ever in it or a later one), `advanced` (of those, got further or
-        hired), `conversion`, `current`, `rejected_here` and days in stage over completed stays;
+        computed in SQL from its applications' transitions (the same numbers). Per stage:
+        `reached` (ever in it or a later one), `advanced` (of those, got further or hired),
+        `conversion`, `current`, `rejected_here` and days in stage over completed stays;
         time to hire, and applications and hires per source. Cohort filters: `applied_after`,
         `applied_before`, `source`. Erased candidates' applications still count.
         """

@@ -242,8 +242,8 @@ class Deliveries(MethodView):
             (last,) = decode_cursor(args["cursor"], list_name, (str,))
             after = parse_uuid_cursor(last)
         found = webhooks.list_attempts(session, endpoint, limit=args["limit"] + 1, after=after)
-        ids = {a.id: a for a in found}
-        rows = [(str(a.id), attempt_body(a)) for a in ids.values()]
+        # The cursor is the attempt's id, which its body does not show: pair them for paging.
+        rows = [(str(a.id), attempt_body(a)) for a in found]
         body, headers = page_response(rows, args["limit"], list_name, lambda r: [r[0]])
         body["data"] = [item for _id, item in body["data"]]
         return json_response(body, headers=headers)
