@@ -396,13 +396,11 @@ def _role_population(role: Role, request: AuditRequest) -> Select[Any]:
         select(
             Match.score_hundredths.label("score"),
             case((selected, 1), else_=0).label("selected"),
-            SelfIdentification.sex.label("sex"),
-            SelfIdentification.race_ethnicity.label("race_ethnicity"),
+            Match.candidate_id.label("candidate_id"),
             Match.role_version.label("role_version"),
             Match.model_version.label("model_version"),
         )
         .select_from(Match)
-        .outerjoin(SelfIdentification, SelfIdentification.candidate_id == Match.candidate_id)
         .where(Match.role_id == role.id)
     )
     if request.window_from is not None or request.window_to is not None:
@@ -455,14 +453,12 @@ def _job_population(session: Session, job: Job, request: AuditRequest) -> Select
         select(
             Transition.score_hundredths.label("score"),
             case((selected, 1), else_=0).label("selected"),
-            SelfIdentification.sex.label("sex"),
-            SelfIdentification.race_ethnicity.label("race_ethnicity"),
+            Application.candidate_id.label("candidate_id"),
             Transition.role_version.label("role_version"),
             Transition.model_version.label("model_version"),
         )
         .select_from(Application)
         .join(Transition, and_(Transition.application_id == Application.id, Transition.seq == 1))
-        .outerjoin(SelfIdentification, SelfIdentification.candidate_id == Application.candidate_id)
         # An application whose candidate had no stored match has no score to audit.
         .where(Application.job_id == job.id, Transition.score_hundredths.is_not(None))
     )
@@ -511,16 +507,23 @@ def _twice_median(session: Session, people: Any) -> tuple[int, int | None]:
 
 def aggregate(session: Session, population: Select[Any], *, versions: bool = True) -> Aggregates:
     """The median and the per-answer-pair counts of ``population``, in two SQL statements;
-    with ``versions``, also which role and model versions the scores came from."""
+    with ``versions``, also which role and model versions the scores came from.
+
+    The answers are joined only in the second statement, where they are counted: the median
+    needs the scores alone, so its statement is the bare ``percentile_cont`` over the
+    population (the floor ``bench.audit`` measures against), not a sort of the join. The join
+    is an outer one on the answers' primary key, so it neither adds nor drops a person.
+    """
     people = population.subquery("people")
     n, twice_median = _twice_median(session, people)
     if twice_median is None:
         return Aggregates(0, None, ())
 
+    answers = SelfIdentification
     doubled = 2 * people.c.score
     columns = [
-        people.c.sex,
-        people.c.race_ethnicity,
+        answers.sex,
+        answers.race_ethnicity,
         func.count(),
         func.sum(case((doubled > twice_median, 1), else_=0)),
         func.sum(case((doubled == twice_median, 1), else_=0)),
@@ -537,8 +540,10 @@ def aggregate(session: Session, population: Select[Any], *, versions: bool = Tru
     seen: set[tuple[Any, Any]] = set()
     for row in session.execute(
         select(*columns)
-        .group_by(people.c.sex, people.c.race_ethnicity)
-        .order_by(people.c.sex, people.c.race_ethnicity)
+        .select_from(people)
+        .outerjoin(answers, answers.candidate_id == people.c.candidate_id)
+        .group_by(answers.sex, answers.race_ethnicity)
+        .order_by(answers.sex, answers.race_ethnicity)
     ):
         sex, race, count, above, ties, selected = row[:6]
         cells.append(Cell(sex, race, int(count), int(above), int(ties), int(selected)))
