@@ -525,6 +525,13 @@ def act(
     # Shared: stage edits wait for the action (and it for them); hires exclusively, as they
     # update the job's count of hires (a shared lock upgraded by two hires would deadlock).
     job = lock_job(session, application.job_id, exclusive=action in ("hire", "unhire"))
+    # A closed job still takes decisions (its last applicants are rejected or hired, as in
+    # every ATS); an archived one is a closed record: its history no longer grows.
+    if job.status == "archived":
+        raise Conflict(
+            f"job {job.id} is archived: its applications can no longer change",
+            job_status=job.status,
+        )
     from_stage, from_status = application.stage_id, application.status
     reason = None
     now = at or utcnow()

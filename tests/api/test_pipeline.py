@@ -663,6 +663,27 @@ def test_applications_need_an_open_job(api: Api) -> None:
     assert api.ok(APPLICATIONS)["data"] == []
 
 
+def test_a_closed_job_still_decides_and_an_archived_one_is_frozen(api: Api) -> None:
+    job = api.job()
+    first, second, third = (
+        api.application(api.candidate(name)["id"], job["id"]) for name in ("Ada", "Bo", "Cy")
+    )
+    assert api.set_job_status(job["id"], "closed").status_code == 200
+    # A closed job's last applicants are still rejected, hired or moved.
+    api.done(first["id"], "reject", {"reason": "position-filled"})
+    api.done(second["id"], "hire")
+    assert api.set_job_status(job["id"], "archived").status_code == 200
+    url = f"{APPLICATIONS}/{third['id']}"
+    before = api.ok(url)
+    history = api.transitions(third["id"])
+    for action, body in (("reject", {"reason": "position-filled"}), ("hire", {})):
+        problem = assert_problem(api.act(third["id"], action, body), 409)
+        assert problem["job_status"] == "archived", problem
+    assert_problem(api.act(first["id"], "unreject"), 409)
+    assert api.ok(url) == before
+    assert api.transitions(third["id"]) == history
+
+
 def test_an_unknown_candidate_or_job_is_404(api: Api) -> None:
     job = api.job()
     candidate = api.candidate("Real")

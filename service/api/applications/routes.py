@@ -189,13 +189,15 @@ def _action(action: str, application_id: uuid.UUID, body: dict[str, Any]) -> Any
     return _response(application)
 
 
+# Every action is also refused on an archived job (a closed one still takes decisions).
+_ARCHIVED = "; or the job is archived"
 _ACTION_DOCS = {
-    "move": "The application is not active, or not in `from_stage` (`stage-conflict`)",
+    "move": "The application is not active, or not in `from_stage` (`stage-conflict`)" + _ARCHIVED,
     "reject": "The application is not active, the reason is retired, or `missing-must-have` "
-    "is not true of the match",
-    "unreject": "The application is not rejected",
-    "hire": "The application is not active, or the job's openings are filled",
-    "unhire": "The application is not hired",
+    "is not true of the match" + _ARCHIVED,
+    "unreject": "The application is not rejected" + _ARCHIVED,
+    "hire": "The application is not active, or the job's openings are filled" + _ARCHIVED,
+    "unhire": "The application is not hired" + _ARCHIVED,
 }
 
 
