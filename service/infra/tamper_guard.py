@@ -13,7 +13,8 @@ The allowance is a transaction-scoped setting (``set_config(..., true)``, as ``S
 it ends with the transaction (commit, rollback, or a rolled-back savepoint) and the context
 manager clears it as soon as the erasure's statements are done, so nothing else in the same
 transaction rides on it. It does not protect against the database owner, who can disable
-triggers; the seals are there for that.
+triggers; the seals are there for that. A later migration that has to rewrite these rows does
+it between ``ALTER TABLE ... DISABLE TRIGGER`` and ``ENABLE TRIGGER`` in its own transaction.
 
 :func:`committed_horizon` is what sealing needs from the driver: the highest audit event id such
 that every event with a lower or equal id has been committed (see its docstring).
