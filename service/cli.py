@@ -1,4 +1,5 @@
-"""The ``rolefit`` command line: database, API keys, serving and demo data."""
+"""The ``rolefit`` command line: database, API keys, serving, demo data, retention, the audit
+trail's seals."""
 
 from __future__ import annotations
 
@@ -207,6 +208,81 @@ def retention_run(days: int, dry_run: bool) -> None:
         f"since {_ts(result.cutoff)}; {result.held} on legal hold kept"
         + (" (dry run: nothing changed)" if dry_run else "")
     )
+
+
+@main.group()
+def audit() -> None:
+    """Tamper evidence for the audit trail (see README, "Tamper evidence")."""
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Seal every audit event not yet sealed in one new seal, chained to the previous one.
+
+    Run it from cron (every few minutes to daily); with nothing new it stores nothing. Prints
+    the new seal's range and its chain hash: keep that line somewhere the database's users
+    cannot write (the cron mail, a log shipped elsewhere), for `rolefit audit verify --anchor`.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from service.domain import audit_seals
+    from service.infra.tamper_guard import HorizonBusy
+
+    database = _database()
+    with database.session() as session:
+        try:
+            new = audit_seals.seal(session)
+            session.commit()
+        except HorizonBusy as error:
+            raise click.ClickException(f"{error}; nothing sealed, run it again") from error
+        except IntegrityError as error:
+            raise click.ClickException(
+                "another `rolefit audit seal` extended the chain at the same time; nothing sealed"
+            ) from error
+    database.dispose()
+    if new is None:
+        click.echo("nothing to seal: every committed audit event is sealed")
+        return
+    click.echo(
+        f"sealed events {new.first_event_id}..{new.last_event_id} ({new.event_count}) as seal "
+        f"{new.id} at {_ts(new.sealed_at)}; chain {new.chain_sha256}"
+    )
+
+
+@audit.command("verify")
+@click.option(
+    "--anchor",
+    metavar="SHA256",
+    default=None,
+    help="A chain hash printed by an earlier `seal`, kept outside the database: it must be found",
+)
+def audit_verify(anchor: str | None) -> None:
+    """Recompute every seal in order; exit 1 naming the first range that no longer matches.
+
+    A range no longer matches when one of its events was edited, deleted or inserted, or when
+    a seal was changed or removed (the chain breaks). Events after the last seal are counted
+    (they are not evidence yet: seal them).
+    """
+    from service.domain import audit_seals
+
+    database = _database()
+    with database.session() as session:
+        found = audit_seals.verify(session, anchor=anchor)
+    database.dispose()
+    click.echo(f"seals verified: {found.seals} ({found.events} events)")
+    if found.unsealed:
+        click.echo(
+            f"events after the last seal: {found.unsealed} (oldest {_ts(found.unsealed_since)});"
+            " not covered until the next seal"
+        )
+    if found.mismatch is not None:
+        click.echo(f"MISMATCH: {found.mismatch}", err=True)
+    elif found.anchor_found is False:
+        click.echo(f"MISMATCH: anchor {anchor} is not the chain hash of any seal", err=True)
+    else:
+        click.echo(f"chain head: {found.head_sha256 or '-'}")
+    if not found.ok:
+        raise SystemExit(1)
 
 
 @main.group("import")

@@ -3,7 +3,7 @@
 from service.models.accountability import BiasAudit, SelfIdentification
 from service.models.apikey import ApiKey
 from service.models.application import Application, Transition
-from service.models.audit import AuditEvent
+from service.models.audit import AuditEvent, AuditSeal
 from service.models.candidate import Candidate, CandidateCompetency
 from service.models.catalog import CatalogState
 from service.models.competency import Competency, CompetencyAlias
@@ -21,6 +21,7 @@ __all__ = [
     "ApiKey",
     "Application",
     "AuditEvent",
+    "AuditSeal",
     "BiasAudit",
     "Candidate",
     "CandidateCompetency",

@@ -1,15 +1,20 @@
 """The audit trail: one append-only row per access to personal data or change to the catalog.
 
 Rows hold ids only (API key id, resource id, request id), never names or contact data, so they
-survive a candidate's erasure. Nothing in the API updates or deletes them. There are no foreign
-keys on purpose: an event outlives the candidate, role or key it names.
+survive a candidate's erasure. Nothing updates or deletes them (on PostgreSQL, triggers refuse
+it: :mod:`service.infra.tamper_guard`). There are no foreign keys on purpose: an event outlives
+the candidate, role or key it names.
+
+:class:`AuditSeal` rows are the checkpoints of ``rolefit audit seal``
+(:mod:`service.domain.audit_seals`): each one a SHA-256 over a range of events, chained to the
+seal before it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.infra.orm import Base, UTCDateTime
@@ -42,3 +47,24 @@ Index(
     AuditEvent.id,
 )
 Index("ix_audit_events_key", AuditEvent.api_key_id, AuditEvent.occurred_at, AuditEvent.id)
+
+
+class AuditSeal(Base):
+    """One sealed range of the audit trail: the events with ``id`` above the previous seal's
+    ``last_event_id`` and up to this one's, in id order."""
+
+    __tablename__ = "audit_seals"
+    # Two sealers running at once cannot both extend the chain from the same seal.
+    __table_args__ = (UniqueConstraint("previous_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_event_id: Mapped[int] = mapped_column(BigInteger)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    event_count: Mapped[int] = mapped_column(BigInteger)
+    # Over the canonical lines of the range's events (audit_seals.canonical_line).
+    events_sha256: Mapped[str] = mapped_column(String(64))
+    # The previous seal's chain_sha256; 64 zeros for the first seal.
+    previous_sha256: Mapped[str] = mapped_column(String(64))
+    # Over previous_sha256 and every other field of this seal.
+    chain_sha256: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
