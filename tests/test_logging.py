@@ -207,12 +207,12 @@ def test_everything_gunicorn_prints_is_json(
     events = {line["event"] for line in by_logger["gunicorn.error"]}
     assert any(event.startswith("Booting worker") for event in events)
     assert "Shutting down: Master" in events
-    assert [line["route"] for line in by_logger["rolefit.access"]] == [
-        "/healthz",
-        "/_test/log",
-        "/_test/boom",
-        "/v1/roles",
-    ]
+    routes = [line["route"] for line in by_logger["rolefit.access"]]
+    # The readiness polls come first: more than one when a poll outlived its client timeout on
+    # a loaded machine (the server still answered and logged it).
+    polls = routes[: routes.index("/_test/log")]
+    assert polls and set(polls) == {"/healthz"}, routes
+    assert routes[len(polls) :] == ["/_test/log", "/_test/boom", "/v1/roles"]
     assert "a library warning" in by_logger["py.warnings"][0]["event"]
     pool_error = by_logger["sqlalchemy.pool.impl.QueuePool"][0]
     assert "RuntimeError: pool reset failed" in pool_error["exception"]
