@@ -52,6 +52,7 @@ async function route() {
   main.replaceChildren(h("p", { class: "loading", role: "status" }, "Loading…"));
   main.dataset.view = parts[0] || "";
   main.dataset.ready = "false";
+  delete main.dataset.route;
   try {
     if (!view) throw { title: "Not Found", detail: `no view named "${parts[0]}": try #/roles, #/jobs or #/audits` };
     // A view gives its nodes, or {nodes, mounted} when it has work to do once they are in the
@@ -64,6 +65,7 @@ async function route() {
     if (mine !== generation || !getKey()) return;
     main.replaceChildren(problemBox(error));
   }
+  main.dataset.route = location.hash;
   main.dataset.ready = "true";
   document.title = `${main.querySelector("h1")?.textContent || "rolefit"} · rolefit dashboard`;
   main.focus({ preventScroll: true });

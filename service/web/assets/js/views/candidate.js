@@ -85,6 +85,7 @@ function fitSection(fit) {
     h("h2", { id: "fit-title" }, `Fit: ${a} or ${b}?`),
     h("p", { class: "leaning" }, "Leans to ", leaning, ` by a margin of ${fmt(fit.margin, 2)} points (${a} ${fmt(fit.scores[a], 2)}, ${b} ${fmt(fit.scores[b], 2)}).`,
       " A leaning needs 5 points; less is balanced."),
+    h("p", null, "By aspect of the roles' difference, over the differentiators below:"),
     h("ul", { class: "aspects" }, Object.entries(byAspect).map(([aspect, effect]) =>
       h("li", null, h("strong", null, aspect), `: ${effect >= 0 ? "+" : "−"}${fmt(Math.abs(effect) / 100, 2)} points towards ${effect >= 0 ? a : b}`))),
     table("Differentiators: competencies the two roles weight differently",

@@ -1,6 +1,6 @@
 // Jobs: the list, and one job: its funnel, its stages as columns, its applications ranked, and
 // one application's history with the actions a pipeline:write key may take.
-import { get, request } from "../api.js";
+import { get, getKey, request } from "../api.js";
 import { h, fmt, pct, date, when, table, problemBox } from "../dom.js";
 import { funnel, legend } from "../charts.js";
 import { band, yesNo } from "./roles.js";
@@ -9,8 +9,8 @@ const PAGE = 100;
 const COLUMN_NAMES = 8;
 // Said once after the next render of the job view: the outcome of an action, good or bad.
 let flash = null;
-// Set when a write answered 403: the key lacks pipeline:write, so its buttons are hidden.
-let readOnly = false;
+// Keys whose write answered 403 (no pipeline:write): their buttons are hidden from then on.
+const refused = new Set();
 
 const rerender = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
 
@@ -117,7 +117,7 @@ async function act(app, etag, action, body) {
     flash = h("p", { class: "done", role: "status" }, `Done: ${action} → ${result.data.status}, ${result.data.stage.name}.`);
   } catch (error) {
     if (error.status === 401) return;
-    if (error.status === 403) readOnly = true;
+    if (error.status === 403) refused.add(getKey());
     const hint = explain(error);
     flash = h("div", { class: "conflict" }, problemBox(error), hint ? h("p", { class: "hint" }, hint) : null);
   }
@@ -127,7 +127,7 @@ async function act(app, etag, action, body) {
 const withNote = (body, note) => (note.value.trim() ? { ...body, note: note.value.trim() } : body);
 
 function actions(job, app, etag, reasons) {
-  if (readOnly) return h("p", { class: "note" }, "This key may not change applications (no pipeline:write).");
+  if (refused.has(getKey())) return h("p", { class: "note" }, "This key may not change applications (no pipeline:write).");
   const forms = [];
   const form = (id, label, fields, onsubmit) => h("form", {
     class: "action", id, "aria-label": label,

@@ -33,7 +33,7 @@ function rankingRow(item, rank) {
     h("td", { class: "num" }, rank),
     h("th", { scope: "row" }, h("a", { href: `#/candidates/${item.candidate.id}` }, item.candidate.name)),
     h("td", { class: "headline" }, item.candidate.headline || ""),
-    h("td", { class: "num score" }, fmt(item.score)),
+    h("td", { class: "num score" }, fmt(item.score, 2)),
     h("td", null, band(item.band)),
     h("td", null, yesNo(item.must_haves_met)));
 }
