@@ -38,8 +38,10 @@ function matchCard(match, maxContribution) {
   const stack = h("div", { class: "stack", role: "img", "aria-label": `Contributions adding up to ${fmt(match.score, 2)} of 100` },
     match.breakdown.filter((row) => row.contribution > 0).map((row, i) =>
       h("span", { class: `segment c${i % 6}`, "width%": row.contribution, title: `${row.competency}: ${fmt(row.contribution, 2)}` })));
+  let segment = 0; // each row's colour is its segment's in the bar above
   const rows = match.breakdown.map((row) => h("tr", { class: row.must_have ? "must" : null },
-    h("th", { scope: "row" }, row.competency, row.must_have ? h("span", { class: "tag" }, "must-have") : null),
+    h("th", { scope: "row" }, row.contribution > 0 ? h("span", { class: `swatch c${segment++ % 6}` }) : h("span", { class: "swatch" }),
+      row.competency, row.must_have ? h("span", { class: "tag" }, "must-have") : null),
     h("td", null, row.must_have ? yesNo(row.met) : (row.met ? "met" : "below")),
     h("td", { class: "num" }, row.importance),
     h("td", { class: "num" }, row.required_level),
@@ -47,7 +49,7 @@ function matchCard(match, maxContribution) {
     h("td", { class: "num" }, fmt(row.effective_level, 2)),
     h("td", { class: "num" }, pct(row.coverage)),
     h("td", { class: "num contribution", dataset: { contribution: row.contribution } },
-      h("span", { class: "minibar", "width%": maxContribution ? (100 * row.contribution) / maxContribution : 0 }),
+      h("span", { class: "track" }, h("span", { class: "minibar", "width%": maxContribution ? (100 * row.contribution) / maxContribution : 0 })),
       fmt(row.contribution, 2))));
   const breakdown = table(null, ["Competency", "Met", "Importance", "Required", "Level", "Effective", "Coverage", "Contribution"], rows, { class: "breakdown" });
   breakdown.querySelector("table").append(h("tfoot", null, h("tr", null,
@@ -92,11 +94,12 @@ function fitSection(fit) {
       ["Aspect", "Competency", `Weight in ${a}`, `Weight in ${b}`, "Coverage", "Effect (points)"], rows));
 }
 
-function applicationsSection(result) {
+function applicationsSection(result, jobs) {
+  const titles = Object.fromEntries((jobs.value?.data || []).map((job) => [job.id, job.title]));
   const body = result.error ? problemBox(result.error) : result.value.data.length === 0
     ? h("p", null, "No applications.")
     : table(null, ["Job", "Status", "Stage", "Score", "Applied"], result.value.data.map((app) => h("tr", null,
-      h("td", null, h("a", { href: `#/jobs/${app.job_id}?application=${app.id}` }, "Open in job")),
+      h("td", null, h("a", { href: `#/jobs/${app.job_id}?application=${app.id}` }, titles[app.job_id] || "Open in its job")),
       h("td", null, app.status), h("td", null, app.stage.name),
       h("td", { class: "num" }, app.match ? fmt(app.match.score) : "–"), h("td", null, date(app.applied_at)))));
   return h("section", { class: "card", "aria-labelledby": "apps-title" }, h("h2", { id: "apps-title" }, "Applications"), body);
@@ -104,8 +107,9 @@ function applicationsSection(result) {
 
 export async function profile(id) {
   const path = `/v1/candidates/${encodeURIComponent(id)}`;
-  const [candidate, matches, fit, applications] = await Promise.all([
+  const [candidate, matches, fit, applications, jobs] = await Promise.all([
     get(path), get(`${path}/matches`), settle(get(`${path}/fit`)), settle(get(`${path}/applications`)),
+    settle(get("/v1/jobs", { limit: 200 })),
   ]);
   const maxContribution = Math.max(0, ...matches.matches.flatMap((m) => m.breakdown.map((r) => r.contribution)));
   return [
@@ -115,6 +119,6 @@ export async function profile(id) {
     h("section", { "aria-labelledby": "matches-title" },
       h("h2", { id: "matches-title" }, "Matches, best first"),
       h("div", { class: "cards" }, matches.matches.map((m) => matchCard(m, maxContribution)))),
-    applicationsSection(applications),
+    applicationsSection(applications, jobs),
   ];
 }
