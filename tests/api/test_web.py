@@ -4,6 +4,7 @@ what they may not contain. The page's behaviour in a browser is in tests/browser
 from __future__ import annotations
 
 import re
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -138,6 +139,14 @@ def test_the_pages_own_files_stay_within_150_kb() -> None:
     sizes = {str(path.relative_to(WEB_ROOT)): path.stat().st_size for path in own_files()}
     assert "index.html" in sizes and any(name.endswith(".js") for name in sizes)
     assert sum(sizes.values()) <= BUDGET_BYTES, sizes
+
+
+def test_the_package_ships_every_file_of_the_page() -> None:
+    """The Docker image installs the package (pip install .): its data globs must take them."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = project["tool"]["setuptools"]["package-data"]["service"]
+    shipped = {path for pattern in globs for path in (REPO_ROOT / "service").glob(pattern)}
+    assert set(own_files()) - shipped == set()
 
 
 def test_the_scripts_keep_the_key_in_session_storage_and_data_out_of_markup() -> None:

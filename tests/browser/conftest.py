@@ -14,6 +14,7 @@ browser is ever downloaded: Playwright launches the system Chromium.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -74,32 +75,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+SEPARATOR = "\x1e\n"
+CLI_RUNNER = """
+import json, sys
+from service.cli import main
+for args in json.loads(sys.argv[1]):
+    main(args, standalone_mode=False)
+    print("\\x1e", flush=True)
+"""
+
+
 @dataclass
 class Server:
     url: str
     env: dict[str, str]
-    admin_key: str
-    dashboard_key: str
+    admin_key: str = ""
+    dashboard_key: str = ""
+    revocable_key: tuple[str, str] = ("", "")
 
     def api(self, key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key or self.admin_key}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
-    def cli(self, *args: str) -> str:
+    def cli(self, *commands: list[str]) -> list[str]:
+        """Run ``rolefit`` commands, in order, in one process (a Python start costs seconds on
+        a busy machine); the output of each."""
         result = subprocess.run(  # noqa: S603 - our own command line, fixed arguments
-            [sys.executable, "-c", "from service.cli import main; main()", *args],
+            [sys.executable, "-c", CLI_RUNNER, json.dumps(commands)],
             env=self.env,
             capture_output=True,
             text=True,
             timeout=120,
             check=True,
         )
-        return result.stdout
+        return result.stdout.split(SEPARATOR)[: len(commands)]
 
-    def new_key(self, preset: str, name: str) -> tuple[str, str]:
-        """(key id, secret) of a fresh key, made by ``rolefit keys create``."""
-        out = self.cli("keys", "create", "--name", name, "--preset", preset).splitlines()
-        return out[0].split()[1], out[-1].strip()
+
+def key_create(preset: str, name: str) -> list[str]:
+    return ["keys", "create", "--name", name, "--preset", preset]
+
+
+def created_key(output: str) -> tuple[str, str]:
+    """(key id, secret) from what ``rolefit keys create`` printed."""
+    lines = output.strip().splitlines()
+    return lines[0].split()[1], lines[-1].strip()
 
 
 def _free_port() -> int:
@@ -132,11 +151,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
     )
     port = _free_port()
-    server = Server(url=f"http://127.0.0.1:{port}", env=env, admin_key="", dashboard_key="")
-    server.cli("db", "upgrade")
-    server.cli("demo", "--candidates", str(DEMO_CANDIDATES))
-    server.admin_key = server.new_key("admin", "browser admin")[1]
-    server.dashboard_key = server.new_key("dashboard", "browser dashboard")[1]
+    server = Server(url=f"http://127.0.0.1:{port}", env=env)
+    _upgraded, _demo, admin, dashboard, revocable = server.cli(
+        ["db", "upgrade"],
+        ["demo", "--candidates", str(DEMO_CANDIDATES)],
+        key_create("admin", "browser admin"),
+        key_create("dashboard", "browser dashboard"),
+        key_create("recruiter", "browser revoked"),
+    )
+    server.admin_key = created_key(admin)[1]
+    server.dashboard_key = created_key(dashboard)[1]
+    server.revocable_key = created_key(revocable)
     log = (folder / "serve.log").open("w")
     process = subprocess.Popen(  # noqa: S603 - our own command line, fixed arguments
         [

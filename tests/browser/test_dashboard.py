@@ -181,6 +181,38 @@ def test_a_move_from_the_job_view_changes_the_stage(page: Any, server: Server, s
     assert "moved from the dashboard" in page.locator(".timeline li").last.inner_text()
 
 
+def test_reject_with_a_reason_then_unreject_and_a_refused_hire(
+    page: Any, server: Server, sign_in
+) -> None:
+    job = demo_job(server)
+    assert job["hired"] == job["openings"], "the demo's tpm job has filled its openings"
+    application = active_applications(server, job["id"])[1]
+    route = f"#/jobs/{job['id']}?application={application['id']}"
+    sign_in(route=route)
+
+    page.click("#hire button[type=submit]")
+    refused = page.wait_for_selector("#application .conflict")
+    assert "Conflict" in refused.inner_text()
+    assert f"filled all its {job['openings']} openings" in refused.inner_text()
+    wait_ready(page, route)
+
+    page.select_option("#reason", "weaker-than-others")
+    page.fill("#reject-note", "a stronger shortlist")
+    page.click("#reject button[type=submit]")
+    page.wait_for_selector("#application[data-status=rejected] .done")
+    with server.api() as api:
+        rejected = api.get(f"/v1/applications/{application['id']}").json()
+    assert rejected["status"] == "rejected"
+    assert rejected["rejection"]["reason"] == "weaker-than-others"
+    wait_ready(page, route)
+
+    page.click("#unreject button[type=submit]")
+    page.wait_for_selector("#application[data-status=active] .done")
+    with server.api() as api:
+        again = api.get(f"/v1/applications/{application['id']}").json()
+    assert again["status"] == "active" and again["stage"]["id"] == application["stage"]["id"]
+
+
 def test_a_stale_move_shows_the_conflict_and_writes_nothing(
     page: Any, server: Server, sign_in
 ) -> None:
@@ -271,10 +303,11 @@ def test_a_read_only_key_sees_no_contact_fields_and_the_problem_it_meets(
 
 
 def test_a_revoked_key_returns_to_sign_in(page: Any, server: Server, sign_in) -> None:
-    key_id, secret = server.new_key("recruiter", "browser revoked")
+    key_id, secret = server.revocable_key
     sign_in(secret, "#/jobs")
     assert page.locator("#jobs tbody tr").count() >= 1
-    server.cli("keys", "revoke", key_id)
+    (revoked,) = server.cli(["keys", "revoke", key_id])
+    assert revoked.startswith(f"revoked {key_id}")
     page.click("nav a[data-nav=roles]")
     page.wait_for_selector("#signin", state="visible")
     assert "unknown or revoked" in page.inner_text("#signin-problem")

@@ -107,7 +107,7 @@ function explain(error) {
     return `Someone else moved this application since you opened it.${where} The page has been reloaded: check and try again.`;
   }
   if (error.status === 412) return "This application changed since you opened it. The page has been reloaded: check and try again.";
-  if (error.status === 409) return "The application's state does not allow this; the page has been reloaded.";
+  if (error.status === 409) return "Nothing was changed; the page has been reloaded.";
   return null;
 }
 
