@@ -17,6 +17,16 @@ def hundredths(text: str) -> int:
     return round(float(text.replace("\N{MINUS SIGN}", "-")) * 100)
 
 
+def unlabelled_fields(page: Any) -> list[str]:
+    """Form fields a screen reader could not name (each needs a <label for>)."""
+    return list(
+        page.eval_on_selector_all(
+            "main input, main select, main textarea",
+            "fields => fields.filter(f => f.labels.length === 0).map(f => f.id || f.name)",
+        )
+    )
+
+
 def active_applications(server: Server, job_id: str) -> list[dict[str, Any]]:
     with server.api() as api:
         page = api.get(f"/v1/jobs/{job_id}/applications", params={"status": "active", "limit": 200})
@@ -67,6 +77,7 @@ def test_the_ranking_is_in_score_order_and_renders_200_rows_fast(
     page: Any, server: Server, sign_in
 ) -> None:
     sign_in(route="#/roles/tpm")
+    assert unlabelled_fields(page) == []
     table = page.locator("#ranking")
     assert table.get_attribute("data-rows") == "200"
     render_ms = float(table.get_attribute("data-render-ms"))
@@ -164,6 +175,7 @@ def test_a_move_from_the_job_view_changes_the_stage(page: Any, server: Server, s
     assert page.locator("#funnel tbody tr").count() == len(job["stages"])
     assert page.locator(".board .column").count() == len(job["stages"])
     assert page.locator(".timeline li").count() >= 1
+    assert unlabelled_fields(page) == []
     screenshot(page, "job")
 
     page.select_option("#to-stage", target["id"])
@@ -250,6 +262,7 @@ def test_a_bias_audit_run_from_the_page_is_the_stored_report(
     page: Any, server: Server, sign_in
 ) -> None:
     sign_in(route="#/audits")
+    assert unlabelled_fields(page) == []
     page.select_option("#audit-target", "role:tpm")
     page.select_option("#audit-selection", "band-good-or-better")
     page.click("#run-audit button[type=submit]")
