@@ -18,19 +18,18 @@ const main = document.getElementById("view");
 const nav = document.getElementById("nav");
 const signin = document.getElementById("signin");
 const signinProblem = document.getElementById("signin-problem");
-const problems = document.getElementById("problems");
 let generation = 0;
 
 export function parseHash() {
   const [path, search] = (location.hash.replace(/^#\/?/, "") || "roles").split("?");
-  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(search || "") };
+  const decode = (part) => { try { return decodeURIComponent(part); } catch { return part; } };
+  return { parts: path.split("/").filter(Boolean).map(decode), params: new URLSearchParams(search || "") };
 }
 
 function showSignin(error) {
   nav.hidden = true;
   main.hidden = true;
   main.replaceChildren();
-  problems.replaceChildren();
   signin.hidden = false;
   signinProblem.replaceChildren(error ? problemBox(error) : "");
   document.getElementById("key").focus();
@@ -44,13 +43,11 @@ async function route() {
   signin.hidden = true;
   nav.hidden = false;
   main.hidden = false;
-  problems.replaceChildren();
   for (const link of nav.querySelectorAll("[data-nav]")) {
     if (link.dataset.nav === parts[0]) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   main.replaceChildren(h("p", { class: "loading", role: "status" }, "Loading…"));
-  main.dataset.view = parts[0] || "";
   main.dataset.ready = "false";
   delete main.dataset.route;
   try {
