@@ -28,7 +28,8 @@ run: $(STAMP)
 	echo; echo "Demo admin key: $$KEY"; \
 	echo "Try:  curl -s -H 'Authorization: Bearer $$KEY' http://127.0.0.1:8000/v1/roles"; \
 	echo "Jobs: curl -s -H 'Authorization: Bearer $$KEY' http://127.0.0.1:8000/v1/jobs"; \
-	echo "Docs: http://127.0.0.1:8000/docs"; echo
+	echo "Docs: http://127.0.0.1:8000/docs"; \
+	echo "Dashboard: http://127.0.0.1:8000/ui/ (sign in with the key above)"; echo
 	@export ROLEFIT_SECRET_KEY="$$(cat var/secret_key)" ROLEFIT_WEBHOOKS_ALLOW_HTTP=1 \
 		ROLEFIT_WEBHOOKS_ALLOW_PRIVATE=1; \
 	$(BIN)/rolefit worker & WORKER=$$!; \

@@ -22,6 +22,7 @@ from service.api.unit_of_work import close_request_connections
 from service.config import Config
 from service.infra.database import Database
 from service.observability import configure_logging, observe_request
+from service.web import init_app as init_web
 
 __all__ = ["create_app"]
 
@@ -83,6 +84,7 @@ def create_app(config: Config | None = None) -> Flask:
     _register_blueprints(api)
     register_error_handlers(app)
     app.register_error_handler(AuthError, handle_auth_error)
+    init_web(app)
     _register_request_hooks(app)
     audit_recording.init_app(app, config, database)
     init_rate_limits(app, config, database)

@@ -44,8 +44,19 @@ PUBLIC = {  # operational endpoints, no key (README, "Health endpoints")
     "/docs",
     "/docs/assets/<path:filename>",
     "/static/<path:filename>",
+    "/",  # redirects to the dashboard
+    "/ui/",  # the dashboard page (service/web): static files, it calls /v1 with a key
+    "/ui/<path:filename>",
 }
-NOT_IN_SPEC = {"/docs", "/docs/assets/<path:filename>", "/openapi.json", "/static/<path:filename>"}
+NOT_IN_SPEC = {
+    "/docs",
+    "/docs/assets/<path:filename>",
+    "/openapi.json",
+    "/static/<path:filename>",
+    "/",
+    "/ui/",
+    "/ui/<path:filename>",
+}
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
