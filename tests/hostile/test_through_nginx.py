@@ -249,3 +249,17 @@ def test_a_bad_key_flood_is_refused_within_a_second_and_a_good_client_elsewhere_
     # worker that learns of the block by its own failure.
     assert statuses.count(401) <= FAILURE_LIMIT + WORKERS - 1
     assert statuses.index(429) <= FAILURE_LIMIT + WORKERS - 1
+
+
+def test_a_request_without_a_body_is_not_kept_waiting_for_one(stack: Stack) -> None:
+    """gunicorn marks every body stream terminated; one without Content-Length reads as empty."""
+    started = time.monotonic()
+    lines = [
+        "DELETE /v1/candidates/0190a6b4-0000-7000-8000-000000000000 HTTP/1.1",
+        "Host: rolefit.test",
+        f"Authorization: Bearer {stack.key}",
+        "Connection: close",
+    ]
+    answer = exchange(stack, ("\r\n".join(lines) + "\r\n\r\n").encode(), source="127.0.0.2")
+    answer.problem(404)
+    assert time.monotonic() - started < 3
