@@ -8,6 +8,11 @@
 #     rolefit rolefit worker --metrics-address 0.0.0.0:9101
 # It stops gracefully on SIGTERM (docker stop): give it over 10 s (--time 15), the longest
 # delivery.
+# This image is the application server: gunicorn's sync workers must not face clients. Publish
+# it only behind a buffering proxy: the cluster's ingress (buffering on), or nginx as its own
+# container running deploy/nginx.conf (a whole nginx.conf: render its placeholders with envsubst,
+# as the file says, and start nginx -c on it), and set ROLEFIT_FORWARDED_ALLOW_IPS to the
+# address the proxy connects from.
 
 FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

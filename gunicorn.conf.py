@@ -45,6 +45,9 @@ max_requests_jitter = max_requests // 10
 accesslog = None  # the app writes one structured line per request itself
 errorlog = "-"
 loglevel = os.environ.get("ROLEFIT_LOG_LEVEL", "info").lower()
+# The proxies (nginx, deploy/nginx.conf) whose X-Forwarded-Proto gunicorn believes; the app
+# reads the same variable to believe their X-Forwarded-For (service/api/proxy.py). Addresses or
+# networks, comma-separated: nginx's address as gunicorn sees it (127.0.0.1 on a single host).
 forwarded_allow_ips = os.environ.get("ROLEFIT_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Signals are the interface; no control socket shared by every gunicorn of this user.
 control_socket_disable = True
@@ -52,6 +55,12 @@ control_socket_disable = True
 # filters of multi-byte characters, percent-encoded) is about 7 KB: gunicorn's 4094 would answer
 # some valid requests 414. 8190 is its maximum.
 limit_request_line = 8190
+# gunicorn faces nginx only, whose own limits are the ones clients meet (a request line or a
+# header line of 8 KiB, 33 KiB of headers in all: deploy/nginx.conf). gunicorn's are set above
+# them so that nothing nginx lets through is refused here with one of gunicorn's HTML pages:
+# its default 100 headers and 8190-byte header lines are both below what nginx passes.
+limit_request_fields = 10000  # 33 KiB of headers hold at most about 8,450 lines ("a:" CRLF)
+limit_request_field_size = 16384
 
 # prometheus_client multiprocess mode: one folder of sample files shared by all workers,
 # made fresh at every start so counters from an earlier run do not leak into this one.

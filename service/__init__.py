@@ -15,8 +15,9 @@ from flask import Flask, Response, g, request
 from service.api.audit import recording as audit_recording
 from service.api.auth import SECURITY_SCHEME, AuthError, handle_auth_error
 from service.api.errors import problem, register_error_handlers
-from service.api.jsonio import OrjsonProvider
+from service.api.jsonio import BoundedRequest, OrjsonProvider
 from service.api.openapi import ProblemApi
+from service.api.proxy import ForwardedFor
 from service.api.rate_limits import init_rate_limits
 from service.api.unit_of_work import close_request_connections
 from service.config import Config
@@ -47,6 +48,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     configure_logging(config.log_level, config.log_format)
     app = Flask(__name__)
+    app.request_class = BoundedRequest  # a chunked body over the limit is a 413 too
     app.json = OrjsonProvider(app)  # fields in schema order (id first), and fast
     app.config.update(
         MAX_CONTENT_LENGTH=config.max_body_bytes,
@@ -88,6 +90,9 @@ def create_app(config: Config | None = None) -> Flask:
     _register_request_hooks(app)
     audit_recording.init_app(app, config, database)
     init_rate_limits(app, config, database)
+    # The client's address from a trusted proxy's X-Forwarded-For (the limit on failed
+    # authentications counts per address).
+    app.wsgi_app = ForwardedFor(app.wsgi_app, config.forwarded_allow_ips)  # type: ignore[method-assign]
     return app
 
 

@@ -1,6 +1,7 @@
 """Configuration, read only from ``ROLEFIT_*`` environment variables.
 
-Defaults are safe for a laptop: an SQLite file under ``var/``, rate limits off, INFO logs.
+Defaults are safe for a laptop: an SQLite file under ``var/``, per-key rate limits off (the
+limit on failed authentications per address on), INFO logs.
 Every variable is listed in the README's configuration table.
 """
 
@@ -44,6 +45,12 @@ class Config:
     rate_limit: int = 0
     rate_limit_window: int = 60
     rate_limit_strategy: str = "fixed"  # or "sliding"
+    # Failed authentications (401s) allowed per client address and window before the address
+    # is refused (429) without its key being looked up; 0 turns it off.
+    auth_failure_limit: int = 30
+    auth_failure_window: int = 60
+    # The proxies whose X-Forwarded-For is believed (gunicorn.conf.py reads the same variable).
+    forwarded_allow_ips: str = "127.0.0.1"
     # Read events of the audit trail are buffered and written in batches: every this many
     # seconds or events, whichever comes first. 0 writes each before the response is sent.
     audit_flush_seconds: float = 1.0
@@ -71,6 +78,9 @@ class Config:
             rate_limit=_env_int("ROLEFIT_RATE_LIMIT", 0),
             rate_limit_window=_env_int("ROLEFIT_RATE_LIMIT_WINDOW", 60),
             rate_limit_strategy=os.environ.get("ROLEFIT_RATE_LIMIT_STRATEGY", "fixed").lower(),
+            auth_failure_limit=_env_int("ROLEFIT_AUTH_FAILURE_LIMIT", 30),
+            auth_failure_window=_env_int("ROLEFIT_AUTH_FAILURE_WINDOW", 60),
+            forwarded_allow_ips=os.environ.get("ROLEFIT_FORWARDED_ALLOW_IPS") or "127.0.0.1",
             audit_flush_seconds=_env_float("ROLEFIT_AUDIT_FLUSH_SECONDS", 1.0),
             audit_batch_size=_env_int("ROLEFIT_AUDIT_BATCH_SIZE", 200),
             statement_timeout_ms=_env_int("ROLEFIT_STATEMENT_TIMEOUT_MS", 5000),

@@ -61,6 +61,13 @@ SCORING = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30),
 )
 RATE_LIMITED = Counter("rolefit_rate_limited_total", "Requests refused by the rate limiter")
+AUTH_FAILURES = Counter(
+    "rolefit_auth_failures_total", "Requests answered 401 (no, malformed, unknown or revoked key)"
+)
+AUTH_REFUSED = Counter(
+    "rolefit_auth_address_refused_total",
+    "Requests refused (429) before their key was looked up: their address failed too often",
+)
 DB_UNAVAILABLE = Counter(
     "rolefit_db_unavailable_total",
     "Requests answered 503 because the database was unreachable or too slow",

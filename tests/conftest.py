@@ -57,6 +57,9 @@ def make_config(database_url: str, **overrides: Any) -> Config:
         "secret_key": "a test key for webhook secrets",
         "webhooks_allow_http": True,
         "webhooks_allow_private": True,
+        # Every test client is 127.0.0.1, and many tests answer 401 on purpose: the limit on
+        # failed authentications per address is tested by tests/api/test_auth_failure_limit.py.
+        "auth_failure_limit": 0,
         **overrides,
     }
     return Config(database_url=database_url, testing=True, log_format="json", **settings)

@@ -34,3 +34,15 @@ def test_factory_builds_without_connecting(monkeypatch) -> None:
     app = create_app(Config(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
     assert not app.debug
     assert app.extensions["rolefit.db"].engine.pool.checkedout() == 0
+
+
+def test_failed_authentications_are_limited_by_default(monkeypatch) -> None:
+    for name in ("ROLEFIT_AUTH_FAILURE_LIMIT", "ROLEFIT_FORWARDED_ALLOW_IPS"):
+        monkeypatch.delenv(name, raising=False)
+    config = Config.from_env()
+    assert (config.auth_failure_limit, config.auth_failure_window) == (30, 60)
+    assert config.forwarded_allow_ips == "127.0.0.1"
+    monkeypatch.setenv("ROLEFIT_AUTH_FAILURE_LIMIT", "0")
+    monkeypatch.setenv("ROLEFIT_FORWARDED_ALLOW_IPS", "10.0.0.0/8")
+    config = Config.from_env()
+    assert config.auth_failure_limit == 0 and config.forwarded_allow_ips == "10.0.0.0/8"

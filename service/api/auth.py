@@ -19,7 +19,11 @@ from flask_smorest import Blueprint
 from sqlalchemy.exc import DBAPIError
 
 from service.api.errors import problem
-from service.api.rate_limits import enforce_rate_limit
+from service.api.rate_limits import (
+    count_failed_authentication,
+    enforce_rate_limit,
+    refuse_blocked_address,
+)
 from service.api.unit_of_work import (
     close_request_connections,
     request_connection,
@@ -95,7 +99,14 @@ def requires(scope: str) -> Callable[[F], F]:
     def decorator(func: F) -> F:
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = _authenticate()
+            # Per client address, around the lookup (service.api.rate_limits): refused before
+            # it once the address has failed too often, and every 401 counted.
+            refuse_blocked_address()
+            try:
+                principal = _authenticate()
+            except AuthError:
+                count_failed_authentication()
+                raise
             g.principal = principal
             enforce_rate_limit(principal.key_id)
             if scope not in principal.scopes:

@@ -1,7 +1,8 @@
 """JSON in and out: strict parsing of request bodies, orjson for responses.
 
 Request bodies are parsed once, by :func:`request_json`, for webargs (the project's
-:class:`~service.api.blueprint.Blueprint`) and the Idempotency-Key fingerprint alike.
+:class:`~service.api.blueprint.Blueprint`) and the Idempotency-Key fingerprint alike, and read
+through :class:`BoundedRequest`, which holds every body to the 1 MiB limit however it is sent.
 
 orjson serialises a 50-item ranking page in about a tenth of the time the standard library
 needs (measured: 0.012 ms against 0.149 ms), which matters on endpoints that dashboards poll.
@@ -9,13 +10,16 @@ needs (measured: 0.012 ms against 0.149 ms), which matters on endpoints that das
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime
-from typing import Any
+from typing import IO, Any, NoReturn
 
 import orjson
-from flask import Response, g, request
+from flask import Request, Response, g, request
 from flask.json.provider import JSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
 
 from service.api.errors import abort
 
@@ -35,6 +39,37 @@ class OrjsonProvider(JSONProvider):
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
         return Response(orjson.dumps(obj, default=_default), mimetype="application/json")
+
+
+class BoundedRequest(Request):
+    """Flask's request, with a body over ``MAX_CONTENT_LENGTH`` a 413 however it is framed.
+
+    werkzeug refuses a ``Content-Length`` over the limit, but a chunked body (no length; the
+    server marks the stream ``wsgi.input_terminated``, as gunicorn does) is only *cut* at the
+    limit: ``get_data()`` returns the first 1 MiB as if it were the whole body, so a 2 MiB
+    body was a 400 "not valid JSON", and one padded with whitespace after a complete document
+    would have been accepted. Here such a body is read once, at most limit + 1 bytes, and a
+    body that has that extra byte is refused. Behind nginx (deploy/nginx.conf) a chunked body
+    over the limit never gets this far; this is the app's own guarantee.
+    """
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        length = self.content_length
+        if limit is not None and length is not None and length > limit:
+            raise _too_large(limit)
+        if limit is None or length is not None or "wsgi.input_terminated" not in self.environ:
+            return super().stream
+        body = self.environ["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            raise _too_large(limit)
+        return io.BytesIO(body)
+
+
+def _too_large(limit: int) -> RequestEntityTooLarge:
+    size = f"{limit // (1024 * 1024)} MiB" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
+    return RequestEntityTooLarge(description=f"the body is over {size}")
 
 
 def _default(value: Any) -> Any:
@@ -72,6 +107,13 @@ def request_json() -> Any:
     surrogate (``"\\ud800"``, which orjson refuses too) still reaches the schema and gets a
     422 naming its field. The depth check keeps accepted bodies far from any recursion limit.
     Every body this API takes is required, so an empty one is a 400 too.
+
+    An object with the same key twice is a 400 naming the key: parsers disagree on which of
+    the two counts (orjson and the standard library keep the last, others the first), so a
+    proxy or a signature check in front may have approved a different document than the one
+    stored. orjson cannot report duplicates, so a body it accepted is parsed a second time by
+    the standard library with an ``object_pairs_hook`` (measured: +9 us for a one-candidate
+    body, +6 ms for a 350 KB batch of 500 candidates, against 1.7 ms for orjson alone).
     """
     if "json_body" in g:
         return g.json_body
@@ -84,6 +126,8 @@ def request_json() -> Any:
     except orjson.JSONDecodeError:
         try:
             value = _strict_stdlib_loads(raw)
+        except DuplicateKey as error:
+            _duplicate_key(error)
         except (ValueError, RecursionError) as error:
             reason = f"the body is not valid JSON: {_reason(error)}"
             abort(400, message=reason, messages={"json": {"_schema": [reason]}})
@@ -92,7 +136,39 @@ def request_json() -> Any:
     if brackets > MAX_JSON_DEPTH and _depth_over(value, MAX_JSON_DEPTH):
         reason = f"the body is nested more than {MAX_JSON_DEPTH} levels deep"
         abort(400, message=reason, messages={"json": {"_schema": [reason]}})
+    if b"{" in raw:
+        try:
+            # Nested at most MAX_JSON_DEPTH deep by now: far from the parser's recursion limit.
+            json.loads(raw, object_pairs_hook=_unique_keys)
+        except DuplicateKey as error:
+            _duplicate_key(error)
+        except ValueError:
+            pass  # orjson's verdict stands: what it accepts is JSON (a lone surrogate: below)
     g.json_body = value  # webargs and the idempotency fingerprint reuse it
+    return value
+
+
+class DuplicateKey(ValueError):
+    """An object of the body has ``key`` twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _duplicate_key(error: DuplicateKey) -> NoReturn:
+    reason = f"the body has the key {error.key!r} more than once in one object"
+    abort(400, message=reason, messages={"json": {"_schema": [reason]}})
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
     return value
 
 
@@ -124,6 +200,7 @@ def _bounded_int(text: str) -> int:
 def _strict_stdlib_loads(raw: bytes) -> Any:
     return json.loads(
         raw.decode("utf-8"),
+        object_pairs_hook=_unique_keys,
         parse_constant=_reject_constant,
         parse_float=_finite_float,
         parse_int=_bounded_int,

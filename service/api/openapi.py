@@ -53,7 +53,8 @@ _COMMON_RESPONSES: dict[str, dict[str, Any]] = {
     "Forbidden": {"status": 403, "description": "The API key lacks the scope this needs"},
     "RateLimited": {
         "status": 429,
-        "description": "Rate limit of this API key reached (when rate limits are on)",
+        "description": "Rate limit of this API key reached (when rate limits are on), or too many "
+        "failed authentications from this address: refused before the key is looked up",
         "headers": {
             "Retry-After": {**_RETRY_AFTER, "required": True},
             "RateLimit-Policy": {"schema": {"type": "string"}},

@@ -4,6 +4,11 @@ Redis when ``ROLEFIT_REDIS_URL`` is set (one pipelined round trip per request, m
 a request), else the database table ``rate_limit_counters`` (one upsert per request on an
 autocommit connection of its own, so it never holds a lock for the length of a write request;
 measured +0.34 ms). Both implement :class:`service.domain.ratelimit.Counters`.
+
+The per-key limit and the per-address limit on failed authentications share both stores: in
+Redis under different prefixes, in the table under a namespace (``addr:`` before the address
+key; API-key ids never hold a colon), each purging only its own rows, so windows of different
+lengths never delete each other's counts.
 """
 
 from __future__ import annotations
@@ -51,11 +56,13 @@ _COUNTERS = cast(sa.Table, RateLimitCounter.__table__)
 class DatabaseCounters:
     """Counters in ``rate_limit_counters``: an upsert that returns the new count.
 
-    Each worker deletes rows older than the previous window the first time it sees a new one.
+    Each worker deletes rows older than the previous window the first time it sees a new one
+    (only rows of its ``namespace``: without one, only rows whose key has no colon).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, namespace: str = "") -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._namespace = namespace
         module: Any = postgresql if engine.dialect.name == "postgresql" else sqlite
         insert = module.insert(_COUNTERS).values(
             api_key_id=sa.bindparam("key_id"), window_start=sa.bindparam("start"), hits=1
@@ -76,11 +83,17 @@ class DatabaseCounters:
             )
             .values(hits=_COUNTERS.c.hits - 1)
         )
+        self._own_rows = (
+            _COUNTERS.c.api_key_id.startswith(namespace, autoescape=True)
+            if namespace
+            else ~_COUNTERS.c.api_key_id.contains(":")
+        )
         self._purged_before = 0
 
     def hit(
         self, key_id: str, window_start: int, window: int, *, previous: bool
     ) -> tuple[int, int]:
+        key_id = self._namespace + key_id
         with self._engine.connect() as connection:
             current = connection.execute(
                 self._upsert, {"key_id": key_id, "start": window_start}
@@ -96,10 +109,14 @@ class DatabaseCounters:
             if self._purged_before < window_start - window:
                 self._purged_before = window_start - window
                 connection.execute(
-                    sa.delete(_COUNTERS).where(_COUNTERS.c.window_start < self._purged_before)
+                    sa.delete(_COUNTERS).where(
+                        _COUNTERS.c.window_start < self._purged_before, self._own_rows
+                    )
                 )
         return int(current), int(before)
 
     def undo(self, key_id: str, window_start: int) -> None:
         with self._engine.connect() as connection:
-            connection.execute(self._undo, {"key_id": key_id, "start": window_start})
+            connection.execute(
+                self._undo, {"key_id": self._namespace + key_id, "start": window_start}
+            )
