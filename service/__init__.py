@@ -20,6 +20,8 @@ from service.api.openapi import ProblemApi
 from service.api.rate_limits import init_rate_limits
 from service.api.unit_of_work import close_request_connections
 from service.config import Config
+from service.domain import catalog
+from service.infra import key_cache
 from service.infra.database import Database
 from service.observability import configure_logging, observe_request
 
@@ -64,8 +66,12 @@ def create_app(config: Config | None = None) -> Flask:
         config.database_url,
         statement_timeout_ms=config.statement_timeout_ms,
         pool_size=config.pool_size,
+        transaction_pooler=config.database_transaction_pooler,
     )
     app.extensions["rolefit.db"] = database
+    app.extensions["rolefit.key_cache"] = key_cache.shared(
+        config.database_direct_url or config.database_url, catalog.token_sql()
+    )
 
     api = ProblemApi(
         app,
