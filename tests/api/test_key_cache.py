@@ -31,7 +31,7 @@ from service.infra import key_cache
 from service.infra.database import Database
 from service.infra.driver_query import DriverQuery
 from service.infra.key_cache import KeyCache
-from tests.conftest import POSTGRES_URL, bearer, make_config
+from tests.conftest import POOLED, POSTGRES_DIRECT_URL, POSTGRES_URL, bearer, make_config
 
 postgres_only = pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL (LISTEN/NOTIFY)")
 STATE_SQL = catalog.token_sql()
@@ -143,7 +143,7 @@ def test_a_change_committed_in_this_process_stops_the_cache_until_confirmed(
 def cached_app(database: Database, database_url: str) -> Iterator[Flask]:
     """An app with a cache of its own (not the process's shared one), listener started."""
     app = create_app(make_config(database_url))
-    cache: KeyCache[Any] = KeyCache(database_url, STATE_SQL)
+    cache: KeyCache[Any] = KeyCache(POSTGRES_DIRECT_URL or database_url, STATE_SQL)
     app.extensions["rolefit.key_cache"] = cache
     yield app
     cache.stop()
@@ -226,6 +226,8 @@ def test_a_key_revoked_by_the_cli_of_another_process_is_refused_within_100_ms(
     _cached(client, cached_app, token)
     key_id = "key_" + token.split("_")[1]
     env = dict(os.environ, ROLEFIT_DATABASE_URL=database_url, ROLEFIT_LOG_LEVEL="WARNING")
+    if POOLED:
+        env.update(ROLEFIT_DATABASE_TRANSACTION_POOLER="1")
     rolefit = Path(sys.executable).parent / "rolefit"
     revoke = [str(rolefit), "keys", "revoke", key_id]
     subprocess.run(revoke, env=env, check=True, timeout=60)  # noqa: S603 (our own CLI)
