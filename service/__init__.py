@@ -69,9 +69,12 @@ def create_app(config: Config | None = None) -> Flask:
         transaction_pooler=config.database_transaction_pooler,
     )
     app.extensions["rolefit.db"] = database
-    app.extensions["rolefit.key_cache"] = key_cache.shared(
-        config.database_direct_url or config.database_url, catalog.token_sql()
+    # Behind a transaction pooler without a direct URL, a LISTEN would sit on a server session
+    # the pooler hands to others, and hear nothing: no cache then.
+    listen_url = config.database_direct_url or (
+        None if config.database_transaction_pooler else config.database_url
     )
+    app.extensions["rolefit.key_cache"] = key_cache.shared(listen_url, catalog.token_sql())
 
     api = ProblemApi(
         app,

@@ -324,3 +324,16 @@ def test_last_use_is_still_recorded(
     assert used is not None
     principal, _ = _cache(cached_app).get(token_hash(token)) or (None, None)
     assert principal is not None and principal.last_used_at is not None
+
+
+def test_behind_a_pooler_without_a_direct_url_nothing_is_cached() -> None:
+    """A LISTEN through a transaction pooler would hear nothing while its heartbeats succeed."""
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    pooled = create_app(
+        make_config(url, database_transaction_pooler=True, database_direct_url=None)
+    )
+    assert _cache(pooled).direct_url is None
+    direct = create_app(
+        make_config(url, database_transaction_pooler=False, database_direct_url=None)
+    )
+    assert _cache(direct).direct_url == url
