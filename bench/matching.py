@@ -1,6 +1,6 @@
 """Matching benchmark: read and scoring endpoints against a hello-world baseline, and rescoring.
 
-Run: ``.venv/bin/python -m bench.matching [--candidates 100000] [--seconds 10]``
+Run: ``.venv/bin/python -m bench.matching [--candidates 100000] [--seconds 10] [--pgbouncer]``
 
 On a scratch PostgreSQL database with N demo candidates, under gunicorn with 2 workers (the
 project's gunicorn.conf.py for both apps), wrk measures requests per second of:
@@ -20,6 +20,7 @@ times a role change (PUT /v1/roles/tpm), which rescores every candidate before i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 import urllib.error
@@ -27,6 +28,7 @@ import urllib.error
 from bench.common import (
     env_for,
     gunicorn,
+    pgbouncer,
     post_script,
     psql_db,
     request,
@@ -71,11 +73,23 @@ def main() -> None:
     parser.add_argument(
         "--log-level", default="INFO", help="rolefit's ROLEFIT_LOG_LEVEL (default: INFO)"
     )
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="serve every app through PgBouncer in transaction mode (rolefit's key cache and "
+        "CLI straight to PostgreSQL, ROLEFIT_DATABASE_DIRECT_URL)",
+    )
     args = parser.parse_args()
     results: dict = {"candidates": args.candidates, "seconds": args.seconds}
 
-    with scratch_database("rolefit_bench_matching") as url:
+    with scratch_database("rolefit_bench_matching") as url, contextlib.ExitStack() as stack:
         env = env_for(url)
+        if args.pgbouncer:
+            pooled = stack.enter_context(pgbouncer(url, pool_size=20))
+            env = env_for(
+                pooled, ROLEFIT_DATABASE_DIRECT_URL=url, ROLEFIT_DATABASE_TRANSACTION_POOLER="1"
+            )
+        results["pgbouncer"] = args.pgbouncer
         rolefit_env = dict(env, ROLEFIT_LOG_LEVEL=args.log_level)
         rolefit(env, "db", "upgrade")
         started = time.perf_counter()
@@ -157,7 +171,10 @@ def main() -> None:
     }
     print(f"baseline hello-world: {min(baselines):.0f}..{max(baselines):.0f} req/s")
     print(f"one-query reference: {min(references):.0f}..{max(references):.0f} req/s")
-    print(f"rolefit at ROLEFIT_LOG_LEVEL={args.log_level}")
+    print(
+        f"rolefit at ROLEFIT_LOG_LEVEL={args.log_level}"
+        + (", every app through PgBouncer (transaction mode)" if args.pgbouncer else "")
+    )
     for name, row in results["endpoints"].items():
         verdict = "ok" if row["ratio"] >= row["target"] else "BELOW TARGET"
         query_verdict = "ok" if row["one_query_ratio"] >= ONE_QUERY_TARGET else "BELOW TARGET"

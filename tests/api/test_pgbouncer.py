@@ -1,10 +1,11 @@
 """rolefit behind PgBouncer in transaction mode, the key cache's listener on a direct URL.
 
-Starts Debian's ``pgbouncer`` (unprivileged, on a free port, ``pool_mode = transaction``) in
-front of the test database and serves requests through it: a candidate created, its matches and
-the ranking read more times than psycopg's prepare threshold from two threads (prepared
-statements must stay off through a pooler that cannot follow them), and a key revoked by
-another process refused promptly, the notification reaching the listener on the direct URL.
+Starts Debian's ``pgbouncer`` (:func:`bench.common.pgbouncer`: unprivileged, on a free port,
+``pool_mode = transaction``) in front of the test database and serves requests through it: a
+candidate created, its matches and the ranking read more times than psycopg's prepare threshold
+from two threads (prepared statements must stay off through a pooler that cannot follow them),
+and a key revoked by another process refused promptly, the notification reaching the listener on
+the direct URL.
 
 Skipped when ``pgbouncer`` is not installed, unless ``ROLEFIT_REQUIRE_PGBOUNCER=1`` (CI).
 To run a part of the suite through it: start PgBouncer as below and set
@@ -13,30 +14,22 @@ To run a part of the suite through it: start PgBouncer as below and set
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
+from bench.common import PGBOUNCER, pgbouncer
 from service import create_app
 from service.domain.apikeys import token_hash
 from service.infra.database import Database
 from tests.conftest import POOLED, POSTGRES_URL, bearer, make_config
 
-PGBOUNCER = shutil.which("pgbouncer") or (
-    "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
-)
 REQUIRED = os.environ.get("ROLEFIT_REQUIRE_PGBOUNCER") == "1"
 
 pytestmark = [
@@ -48,56 +41,6 @@ pytestmark = [
         "ROLEFIT_REQUIRE_PGBOUNCER=1 makes this a failure)",
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def pgbouncer(upstream_url: str) -> Iterator[str]:
-    """PgBouncer in transaction mode in front of ``upstream_url``; yields its SQLAlchemy URL."""
-    assert PGBOUNCER is not None, "pgbouncer is required (ROLEFIT_REQUIRE_PGBOUNCER=1)"
-    upstream = make_url(upstream_url)
-    folder = Path(tempfile.mkdtemp(prefix="rolefit-pgbouncer-"))
-    user = None
-    if os.geteuid() == 0:  # PgBouncer refuses to run as root: as nobody, in a folder of its own
-        user = "nobody"
-        os.chown(folder, pwd.getpwnam(user).pw_uid, -1)
-    port = _free_port()
-    (folder / "userlist.txt").write_text(f'"{upstream.username}" ""\n')
-    (folder / "pgbouncer.ini").write_text(
-        "[databases]\n"
-        f"* = host={upstream.host} port={upstream.port or 5432}\n"
-        "[pgbouncer]\n"
-        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-        f"auth_type = trust\nauth_file = {folder / 'userlist.txt'}\n"
-        "pool_mode = transaction\ndefault_pool_size = 4\nmax_client_conn = 100\n"
-        f"logfile = {folder / 'pgbouncer.log'}\n"
-    )
-    output = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
-    process = subprocess.Popen(  # noqa: S603 (the installed pgbouncer, our own ini)
-        [PGBOUNCER, str(folder / "pgbouncer.ini")], user=user, stdout=output, stderr=output
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if process.poll() is not None:
-                output.seek(0)
-                raise AssertionError(f"pgbouncer did not start: {output.read().decode()}")
-            assert time.monotonic() < deadline, "pgbouncer did not start"
-            time.sleep(0.05)
-        yield upstream.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        output.close()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_service_works_through_pgbouncer_in_transaction_mode(
