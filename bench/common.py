@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -20,9 +22,14 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PGBOUNCER = shutil.which("pgbouncer") or (
+    "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
+)
 
 
 def psql(sql: str) -> None:
@@ -173,3 +180,56 @@ def request(method: str, url: str, key: str, body: dict | None = None, **headers
         req.add_header(name.replace("_", "-"), value)
     with urllib.request.urlopen(req, timeout=120) as response:
         return response.status, dict(response.headers), json.loads(response.read() or b"null")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def pgbouncer(upstream_url: str, pool_size: int = 4) -> Iterator[str]:
+    """PgBouncer in transaction mode in front of ``upstream_url`` (a SQLAlchemy URL), on a free
+    port, with ``pool_size`` server connections per database and user; yields its URL."""
+    if PGBOUNCER is None:
+        raise RuntimeError("pgbouncer is not installed (apt-get install pgbouncer)")
+    upstream = make_url(upstream_url)
+    folder = Path(tempfile.mkdtemp(prefix="rolefit-pgbouncer-"))
+    user = None
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root: as nobody, in a folder of its own
+        user = "nobody"
+        os.chown(folder, pwd.getpwnam(user).pw_uid, -1)
+    port = _free_port()
+    (folder / "userlist.txt").write_text(f'"{upstream.username}" ""\n')
+    (folder / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host={upstream.host} port={upstream.port or 5432}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {folder / 'userlist.txt'}\n"
+        f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 200\n"
+        f"logfile = {folder / 'pgbouncer.log'}\n"
+    )
+    output = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+    process = subprocess.Popen(
+        [PGBOUNCER, str(folder / "pgbouncer.ini")], user=user, stdout=output, stderr=output
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if process.poll() is not None:
+                output.seek(0)
+                raise RuntimeError(f"pgbouncer did not start: {output.read().decode()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("pgbouncer did not start listening")
+            time.sleep(0.05)
+        yield upstream.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        output.close()
+        shutil.rmtree(folder, ignore_errors=True)

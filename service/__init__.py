@@ -21,6 +21,8 @@ from service.api.proxy import ForwardedFor
 from service.api.rate_limits import init_rate_limits
 from service.api.unit_of_work import close_request_connections
 from service.config import Config
+from service.domain import catalog
+from service.infra import key_cache
 from service.infra.database import Database
 from service.observability import configure_logging, observe_request
 from service.web import init_app as init_web
@@ -67,8 +69,15 @@ def create_app(config: Config | None = None) -> Flask:
         config.database_url,
         statement_timeout_ms=config.statement_timeout_ms,
         pool_size=config.pool_size,
+        transaction_pooler=config.database_transaction_pooler,
     )
     app.extensions["rolefit.db"] = database
+    # Behind a transaction pooler without a direct URL, a LISTEN would sit on a server session
+    # the pooler hands to others, and hear nothing: no cache then.
+    listen_url = config.database_direct_url or (
+        None if config.database_transaction_pooler else config.database_url
+    )
+    app.extensions["rolefit.key_cache"] = key_cache.shared(listen_url, catalog.token_sql())
 
     api = ProblemApi(
         app,

@@ -17,8 +17,13 @@ from service.infra.database import Database
 
 def _database() -> Database:
     config = Config.from_env()
-    # Admin commands (demo load, rescoring, retention) may run long: no statement timeout.
-    return Database(config.database_url, statement_timeout_ms=0)
+    # Admin commands (demo load, rescoring, retention) may run long: no statement timeout, and
+    # straight to PostgreSQL when a direct URL is given (a pooler's role may set a timeout).
+    return Database(
+        config.database_direct_url or config.database_url,
+        statement_timeout_ms=0,
+        transaction_pooler=config.database_transaction_pooler and not config.database_direct_url,
+    )
 
 
 @click.group()

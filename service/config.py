@@ -38,6 +38,12 @@ class Config:
     """Settings of one service instance. Build it with :meth:`from_env`."""
 
     database_url: str = field(default_factory=_default_database_url)
+    # Straight to PostgreSQL, for the key cache's LISTEN (a transaction pooler such as PgBouncer
+    # cannot carry one); None: the same as database_url.
+    database_direct_url: str | None = None
+    # database_url goes through a transaction-mode pooler (PgBouncer): no server-side prepared
+    # statements, no per-connection options (see service.infra.database.make_engine).
+    database_transaction_pooler: bool = False
     redis_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "auto"  # json, console, or auto (console on a terminal)
@@ -72,6 +78,8 @@ class Config:
         """Read every ``ROLEFIT_*`` variable, falling back to the defaults above."""
         return cls(
             database_url=os.environ.get("ROLEFIT_DATABASE_URL") or _default_database_url(),
+            database_direct_url=os.environ.get("ROLEFIT_DATABASE_DIRECT_URL") or None,
+            database_transaction_pooler=_env_bool("ROLEFIT_DATABASE_TRANSACTION_POOLER", False),
             redis_url=os.environ.get("ROLEFIT_REDIS_URL") or None,
             log_level=os.environ.get("ROLEFIT_LOG_LEVEL", "INFO").upper(),
             log_format=os.environ.get("ROLEFIT_LOG_FORMAT", "auto").lower(),

@@ -26,10 +26,14 @@ from service.infra.orm import Base
 from service.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("ROLEFIT_TEST_DATABASE_URL")
+# Set when ROLEFIT_TEST_DATABASE_URL goes through PgBouncer in transaction mode: the same
+# database straight, for the key cache's listener (and the suite runs as a pooled deployment).
+POSTGRES_DIRECT_URL = os.environ.get("ROLEFIT_TEST_DATABASE_DIRECT_URL") or None
+POOLED = POSTGRES_DIRECT_URL is not None
 
 
 def _fresh_postgres(url: str) -> None:
-    database = Database(url)
+    database = Database(url, transaction_pooler=POOLED)
     with database.engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
@@ -46,7 +50,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def database(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
+    database = Database(database_url, transaction_pooler=POOLED)
     upgrade(database)
     yield database
     database.dispose()
@@ -60,6 +64,8 @@ def make_config(database_url: str, **overrides: Any) -> Config:
         # Every test client is 127.0.0.1, and many tests answer 401 on purpose: the limit on
         # failed authentications per address is tested by tests/api/test_auth_failure_limit.py.
         "auth_failure_limit": 0,
+        **({"database_direct_url": POSTGRES_DIRECT_URL} if POOLED else {}),
+        "database_transaction_pooler": POOLED,
         **overrides,
     }
     return Config(database_url=database_url, testing=True, log_format="json", **settings)

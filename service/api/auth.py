@@ -1,10 +1,11 @@
 """Bearer API-key authentication, per-route scopes, and the request's catalog.
 
 Every ``/v1`` view is decorated with :func:`requires`, the outermost of its decorators (see
-:mod:`service.api.unit_of_work`), which authenticates the key (one indexed read on the
-request's connection: nothing is cached, so a revoked key is refused by every worker on its
-next request), counts the request against the key's rate limit, checks the scope, and
-documents both in the OpenAPI spec. The decorator also leaves
+:mod:`service.api.unit_of_work`), which authenticates the key (from the worker's key cache
+when it may answer, else one indexed read on the request's connection; a revoked key is refused
+within 1 s on every worker, at once while the cache's listener is connected: see
+:mod:`service.infra.key_cache`), counts the request against the key's rate limit, checks the
+scope, and documents both in the OpenAPI spec. The decorator also leaves
 ``required_scope`` on the view so that tests can derive the scope table from the URL map.
 """
 
@@ -30,7 +31,14 @@ from service.api.unit_of_work import (
     request_session,
 )
 from service.domain import catalog
-from service.domain.apikeys import Principal, authenticate, touch, use_worth_recording
+from service.domain.apikeys import (
+    Principal,
+    authenticate,
+    authenticate_cached,
+    record_use,
+    touch,
+    use_worth_recording,
+)
 from service.domain.catalog import Catalog
 from service.infra.database import Database
 
@@ -74,15 +82,25 @@ def _authenticate() -> Principal:
         with database.session() as session:
             touch(session, principal.key_id)
             session.commit()
+        record_use(current_app.extensions["rolefit.key_cache"], token.strip(), principal)
     return principal
 
 
 def authenticate_request(token: str) -> Principal | None:
-    """Look the key up on the request's connection: its first statement, and the liveness check.
+    """The key from the worker's key cache, else looked up on the request's connection."""
+    return authenticate_cached(
+        current_app.extensions["rolefit.key_cache"], token, lambda: _look_up(token)
+    )
+
+
+def _look_up(token: str) -> Principal | None:
+    """Look the key up on the request's connection: its first statement, and a liveness check.
 
     When the pooled connection turns out dead (the database restarted since it was last used),
     SQLAlchemy has already discarded it and every older pooled connection, and nothing else has
-    happened in this request yet, so one retry on a fresh connection is safe.
+    happened in this request yet, so one retry on a fresh connection is safe. (A cached key
+    skips this statement: the pool's checkout check catches dead connections then, see
+    :func:`service.infra.database.make_engine`.)
     """
     try:
         return authenticate(request_connection(), token)

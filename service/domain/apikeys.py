@@ -4,6 +4,12 @@ A key reads ``rf_<prefix>_<secret>``. Only the prefix (for lookup) and a SHA-256
 token are stored; the token itself is shown once, at creation. Tokens carry 256 bits of
 randomness, so a fast hash is enough (no password-style stretching is needed) and comparison is
 constant-time.
+
+Workers keep the keys they verified in a cache (:mod:`service.infra.key_cache`, keyed by the
+token's hash): :func:`authenticate_cached` answers from it when it may, and only otherwise runs
+:func:`authenticate`'s query. Every change of a key is announced to the caches when it commits
+(:mod:`service.models.apikey`), so a revoked key is refused within 1 s on every worker and
+instance, and at once while the cache's listener is connected.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -20,6 +27,7 @@ from sqlalchemy.orm import Session
 from service.domain import catalog
 from service.domain.errors import Invalid, NotFound
 from service.infra.driver_query import DriverQuery
+from service.infra.key_cache import KeyCache
 from service.infra.orm import utcnow
 from service.models import ApiKey
 
@@ -76,7 +84,8 @@ PRESETS: dict[str, frozenset[str]] = {
     "auditor": frozenset({"roles:read", "matches:read", "pipeline:read", "audit:read"}),
 }
 
-# last_used_at is written at most this often per key, so authentication stays one read.
+# last_used_at is written at most this often per key and worker, so authentication stays one
+# read at most (none at all for a cached key).
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
@@ -97,6 +106,11 @@ class Principal:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    """What a token is known by, stored and cached: its SHA-256, in hex."""
+    return _hash(token)
 
 
 def create_key(session: Session, *, name: str, preset: str) -> tuple[ApiKey, str]:
@@ -154,6 +168,33 @@ def authenticate(connection: Connection, token: str) -> Principal | None:
     return Principal(row[0], row[1], frozenset(row[2].split()), row[5], row[6])
 
 
+def authenticate_cached(
+    cache: KeyCache[Principal], token: str, lookup: Callable[[], Principal | None]
+) -> Principal | None:
+    """The principal for ``token`` from the worker's cache, else from ``lookup()`` (which runs
+    :func:`authenticate`), caching a verified key for the next requests.
+
+    A cached principal carries the catalog token the cache's listener knows now, not the one
+    read with the key.
+    """
+    digest = _hash(token)
+    found = cache.get(digest)
+    if found is not None:
+        principal, catalog_token = found
+        return replace(principal, catalog_token=catalog_token)
+    ticket = cache.ticket()
+    verified = lookup()
+    if verified is not None:
+        cache.put(ticket, digest, verified.key_id, verified)
+    return verified
+
+
+def record_use(cache: KeyCache[Principal], token: str, principal: Principal) -> None:
+    """After :func:`touch` committed: the cached principal knows its new last use, so the next
+    requests do not write it again before :data:`LAST_USED_RESOLUTION` has passed."""
+    cache.replace(_hash(token), replace(principal, last_used_at=utcnow()))
+
+
 def use_worth_recording(principal: Principal) -> bool:
     """Whether ``last_used_at`` is old enough to be written again (at most once a minute)."""
     last = principal.last_used_at
@@ -170,7 +211,7 @@ def list_keys(session: Session) -> list[ApiKey]:
 
 
 def revoke_key(session: Session, key_id: str) -> ApiKey:
-    """Revoke a key; every worker refuses it from its next request (nothing is cached)."""
+    """Revoke a key; announced to every worker's key cache when the transaction commits."""
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"no API key {key_id!r}")

@@ -2,8 +2,9 @@
 
 Almost every request needs the competency names and the current role profiles, and they change
 rarely. Every change to them replaces the token in ``catalog_state`` in the same transaction
-(:mod:`service.models.catalog`); readers get the token for free with authentication and reuse
-the catalog cached for that token (:mod:`service.infra.catalog_cache`), or build a new one.
+(:mod:`service.models.catalog`); readers get the token for free with authentication (or from
+the key cache's listener, :mod:`service.infra.key_cache`) and reuse the catalog cached for that
+token (:mod:`service.infra.catalog_cache`), or build a new one.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import ScalarSelect, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from service.domain import scoring
@@ -53,6 +55,13 @@ _cache: TokenCache[Catalog] = TokenCache(limit=8)
 def token_query() -> ScalarSelect[str]:
     """A scalar subquery for the current token, to embed in another query."""
     return select(CatalogState.token).where(CatalogState.id == STATE_ID).scalar_subquery()
+
+
+def token_sql() -> str:
+    """The token's SELECT as PostgreSQL text, for the key cache's listener to read it."""
+    statement = select(CatalogState.token).where(CatalogState.id == STATE_ID)
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _read_token(session: Session) -> str | None:

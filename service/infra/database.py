@@ -7,23 +7,33 @@ Nothing here connects at import time. :class:`Database` is built by the applicat
 from __future__ import annotations
 
 import hashlib
+import select
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(
-    url: str, *, statement_timeout_ms: int = 5000, pool_size: int = 5, autocommit: bool = False
+    url: str,
+    *,
+    statement_timeout_ms: int = 5000,
+    pool_size: int = 5,
+    autocommit: bool = False,
+    transaction_pooler: bool = False,
 ) -> Engine:
     """Create the engine for ``url`` with the settings every deployment needs.
 
     - No ``pool_pre_ping``: its ``SELECT 1`` is a round trip on every checkout, measured at about
-      a sixth of a dashboard read. Instead the first statement of every request (the API-key
-      lookup) is the liveness check: when it finds the connection dead, SQLAlchemy discards it
-      and every pooled connection older than it, and authentication retries once on a fresh one
-      (:func:`service.api.auth.authenticate_request`). A database restart costs no request.
+      a sixth of a dashboard read. Instead, on PostgreSQL, every checkout asks the kernel whether
+      the idle connection's socket has anything to read (one ``select`` with no wait, a few
+      microseconds): a server that terminated the session (a restart, ``pg_terminate_backend``)
+      has sent its goodbye and closed it, and the pool opens a fresh connection instead. A
+      request whose key is not cached also finds a dead connection with its first statement
+      (the key lookup) and retries it once (:func:`service.api.auth.authenticate_request`). A
+      database restart costs no request.
     - Statement parameters are hidden in every error (they hold contact data): a logged
       database error never carries them.
     - PostgreSQL: a ``statement_timeout`` so one slow query cannot pin a worker forever, and
@@ -31,13 +41,23 @@ def make_engine(
       on it and timestamps arrive already in UTC.
     - SQLite: foreign keys on, WAL and a busy timeout so several workers can share the file.
     - ``autocommit``: every connection of the pool stays in autocommit mode, for reads only.
+    - ``transaction_pooler``: ``url`` goes through a pooler in transaction mode (PgBouncer),
+      where a server session is shared by many clients, one transaction at a time. psycopg's
+      server-side prepared statements are turned off (``prepare_threshold=None``: PgBouncer
+      before 1.21 cannot follow them from one server connection to the next, and Debian 12
+      ships 1.18), and no per-connection options are sent (PgBouncer refuses the ``options``
+      startup parameter): the server role (``ALTER ROLE ... SET statement_timeout = '5s'``,
+      ``SET TimeZone = 'UTC'``) or the pooler's ``connect_query`` must set them instead.
     """
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = _postgresql_engine(url, options, statement_timeout_ms, pool_size)
+        engine = _postgresql_engine(
+            url, options, statement_timeout_ms, pool_size, transaction_pooler
+        )
+        event.listen(engine, "checkout", _closed_by_server)
     event.listen(engine, "handle_error", _hide_parameters)
     return engine
 
@@ -48,19 +68,37 @@ def _hide_parameters(context: ExceptionContext) -> None:
 
 
 def _postgresql_engine(
-    url: str, options: dict[str, Any], statement_timeout_ms: int, pool_size: int
+    url: str,
+    options: dict[str, Any],
+    statement_timeout_ms: int,
+    pool_size: int,
+    transaction_pooler: bool,
 ) -> Engine:
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if transaction_pooler:
+        connect_args["prepare_threshold"] = None
+    else:
+        connect_args["options"] = (
+            f"-c statement_timeout={int(statement_timeout_ms)} -c TimeZone=UTC"
+        )
     return create_engine(
         url,
         **options,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=10,
-        connect_args={
-            "connect_timeout": 5,
-            "options": f"-c statement_timeout={int(statement_timeout_ms)} -c TimeZone=UTC",
-        },
+        connect_args=connect_args,
     )
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """An idle PostgreSQL connection has nothing to read, unless the server ended it."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError) as error:
+        raise DisconnectionError("the connection is closed") from error
+    if readable:
+        raise DisconnectionError("the server ended this idle connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -92,16 +130,27 @@ class Database:
     at a time, so the read pool is small.
     """
 
-    def __init__(self, url: str, *, statement_timeout_ms: int = 5000, pool_size: int = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        statement_timeout_ms: int = 5000,
+        pool_size: int = 5,
+        transaction_pooler: bool = False,
+    ) -> None:
         self.url = url
         self.engine = make_engine(
-            url, statement_timeout_ms=statement_timeout_ms, pool_size=pool_size
+            url,
+            statement_timeout_ms=statement_timeout_ms,
+            pool_size=pool_size,
+            transaction_pooler=transaction_pooler,
         )
         self.read_engine = make_engine(
             url,
             statement_timeout_ms=statement_timeout_ms,
             pool_size=max(1, pool_size // 2),
             autocommit=True,
+            transaction_pooler=transaction_pooler,
         )
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         # Names this database in per-process caches (as the catalog's), password hidden.

@@ -1,8 +1,10 @@
 """The catalog's state token, and the one place that replaces it.
 
 Workers cache the catalog (competencies, aliases, current role profiles) keyed by this token and
-read the token with each request's authentication query, so a change made through any worker
-or instance is seen by all of them on their next request, at no extra round trip.
+read the token with each request's authentication query, or, when the key is in the worker's key
+cache, from the cache's listener, which follows every new token on :data:`CATALOG_CHANNEL`
+(:mod:`service.infra.key_cache`): a change made through any worker or instance is seen by all of
+them as soon as its notification arrives (by this worker at once), at no extra round trip.
 
 Every flush that writes a row of a catalog table (a competency or alias, a role, a version or
 responsibility, a role's ``scored_month``) replaces the token in the same transaction: the
@@ -22,6 +24,7 @@ from sqlalchemy import Connection, String, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from service.infra.key_cache import CATALOG_CHANNEL, announce
 from service.infra.orm import Base
 
 STATE_ID = 1
@@ -37,8 +40,8 @@ class CatalogState(Base):
     token: Mapped[str] = mapped_column(String(32))
 
 
-def replace_token(connection: Connection) -> None:
-    """Give the catalog a new token, in the transaction of ``connection``."""
+def replace_token(connection: Connection) -> str:
+    """Give the catalog a new token, in the transaction of ``connection``; returns it."""
     token = uuid.uuid4().hex
     dialect_insert: Any = (
         postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
@@ -48,6 +51,7 @@ def replace_token(connection: Connection) -> None:
     connection.execute(
         statement.on_conflict_do_update(index_elements=["id"], set_={"token": token})
     )
+    return token
 
 
 @event.listens_for(Session, "after_flush")
@@ -57,4 +61,4 @@ def _catalog_written(session: Session, _context: Any) -> None:
         session.new, session.deleted, (o for o in session.dirty if session.is_modified(o))
     )
     if any(getattr(obj, "__tablename__", None) in CATALOG_TABLES for obj in written):
-        replace_token(session.connection())
+        announce(session, CATALOG_CHANNEL, replace_token(session.connection()))

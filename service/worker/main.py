@@ -325,6 +325,7 @@ def run_worker(
         config.database_url,
         statement_timeout_ms=config.statement_timeout_ms,
         pool_size=2,
+        transaction_pooler=config.database_transaction_pooler,
     )
     worker = Worker(database, config, settings)
     for number in (signal.SIGTERM, signal.SIGINT):
