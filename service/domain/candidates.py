@@ -34,7 +34,6 @@ from service.models import (
     CandidateTombstone,
     Competency,
     IdempotencyRecord,
-    Match,
 )
 
 MAX_RECORDS = 200
@@ -282,6 +281,7 @@ def erase_candidate(
     The candidate's row is locked first (PostgreSQL): an application being created for them
     commits before this reads their applications, and one created after waits and then fails.
     """
+    matching.lock_roles(session)  # before the candidate: see matching.erase_matches
     candidate = session.get(Candidate, candidate_id, with_for_update=True)
     if candidate is None:
         raise NotFound(f"no candidate {candidate_id}")
@@ -296,7 +296,7 @@ def erase_candidate(
     erase_candidate_applications(session, candidate.id)
     erase_self_identification(session, candidate.id)
     # The foreign keys cascade too; explicit deletes do not depend on SQLite's pragma.
-    session.execute(delete(Match).where(Match.candidate_id == candidate.id))
+    matching.erase_matches(session, candidate.id)
     session.execute(
         delete(CandidateCompetency).where(CandidateCompetency.candidate_id == candidate.id)
     )

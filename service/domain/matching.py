@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.domain import catalog, events, scoring
+from service.domain import catalog, events, score_counts, scoring
 from service.infra.driver_query import DriverQuery
 from service.infra.orm import UTCDateTime, utcnow
 from service.models import (
@@ -61,7 +61,9 @@ __all__ = [
     "Rescored",
     "candidate_inputs",
     "current_month",
+    "erase_matches",
     "live_scores",
+    "lock_roles",
     "profile_changed",
     "refresh_if_month_changed",
     "rescore_all",
@@ -394,6 +396,8 @@ def _write(
 
 
 def _delete(session: Session, *criteria: sa.ColumnElement[bool]) -> None:
+    """Delete the matches selected, the role summary's counts with them."""
+    score_counts.remove(session, *criteria)
     session.execute(
         sa.delete(Match).where(*criteria), execution_options={"synchronize_session": "evaluate"}
     )
@@ -447,12 +451,38 @@ def rescore_candidates(
     ``new`` candidates had no matches before (nothing to compare).
     """
     month, now = _resolve(as_of)
+    lock_roles(session)
     for chunk in _chunks(candidate_ids, CHUNK_SIZE):
-        criteria = (_MATCHES.c.candidate_id.in_(chunk),)
+        criteria = (Match.candidate_id.in_(chunk),)
         with _PreviousBands(session, None if new else criteria) as previous:
-            _delete(session, Match.candidate_id.in_(chunk))
+            if not new:
+                _delete(session, *criteria)
             _write(session, month, now, candidate_ids=chunk)
+            score_counts.add(session, *criteria)
             previous.record_changes(now)
+
+
+def erase_matches(session: Session, candidate_id: uuid.UUID) -> None:
+    """Delete every stored match of a candidate (erasure), and take them out of the counts.
+
+    Call :func:`lock_roles` before locking the candidate: a role rescore inserting this
+    candidate's rows would otherwise wait for the erasure while the erasure waits for it.
+    """
+    _delete(session, Match.candidate_id == candidate_id)
+
+
+def lock_roles(session: Session) -> None:
+    """Share-lock every role (PostgreSQL) until the transaction ends, before writing some
+    candidates' matches.
+
+    A role's rescore holds its row (the new version, ``scored_month``), so this waits for a
+    rescore in progress and then scores against the version it committed; and a rescore waits
+    for the candidate writes in progress. The two never write the same match concurrently,
+    which keeps the summary's counts exact (:mod:`service.domain.score_counts`). In role id
+    order, so concurrent writers take the locks in the same order. SQLite has one writer.
+    """
+    if _dialect(session) == "postgresql":
+        session.execute(sa.select(Role.id).order_by(Role.id).with_for_update(read=True))
 
 
 def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None = None) -> Rescored:
@@ -464,8 +494,12 @@ def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None 
     """
     month, now = _resolve(as_of)
     with _PreviousBands(session, (_MATCHES.c.role_id == role_id,)) as previous:
-        _delete(session, Match.role_id == role_id)
+        session.execute(
+            sa.delete(Match).where(Match.role_id == role_id),
+            execution_options={"synchronize_session": "evaluate"},
+        )
         written = _write(session, month, now, role_id=role_id)
+        score_counts.recount(session, role_id)
         changes = previous.record_changes(now)
     role = session.get_one(Role, role_id)
     role.scored_month = month.index  # a catalog change: every worker's cache reloads
@@ -480,10 +514,11 @@ def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> Resc
     The roles are locked first, so a role PUT waits for this instead of racing it.
     """
     month, now = _resolve(as_of)
-    roles = list(session.scalars(sa.select(Role).with_for_update()))
+    roles = list(session.scalars(sa.select(Role).order_by(Role.id).with_for_update()))
     with _PreviousBands(session, ()) as previous:
-        _delete(session)
+        session.execute(sa.delete(Match), execution_options={"synchronize_session": "evaluate"})
         written = _write(session, month, now)
+        score_counts.recount(session)
         changes = previous.record_changes(now)
     for role in roles:
         role.scored_month = month.index
