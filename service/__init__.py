@@ -64,6 +64,7 @@ def create_app(config: Config | None = None) -> Flask:
         config.database_url,
         statement_timeout_ms=config.statement_timeout_ms,
         pool_size=config.pool_size,
+        long_statement_timeout_ms=config.rescore_timeout_seconds * 1000,
     )
     app.extensions["rolefit.db"] = database
 

@@ -17,7 +17,7 @@ from service.infra.database import Database
 def _database() -> Database:
     config = Config.from_env()
     # Admin commands (demo load, rescoring, retention) may run long: no statement timeout.
-    return Database(config.database_url, statement_timeout_ms=0)
+    return Database(config.database_url, statement_timeout_ms=0, long_statement_timeout_ms=0)
 
 
 @click.group()

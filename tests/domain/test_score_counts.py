@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from service.domain import roles, score_counts
+from service.domain import matching, roles, score_counts
 from service.domain.candidates import (
     create_candidate,
     create_many,
@@ -212,3 +212,29 @@ def test_a_role_without_candidates_and_with_one(session: Session) -> None:
     erase_candidate(session, candidate.id)
     assert score_counts.summary(session.connection(), tpm) == empty
     assert_exact(session, "erasing the only candidate")
+
+
+def test_a_rescore_rewrites_only_the_rows_that_change(session: Session) -> None:
+    """Rows already equal to their rescored values are not written again (no new row version,
+    ``computed_at`` kept); a new role version changes every row (its version is on the row)."""
+    rnd = random.Random(7)
+    for i in range(12):
+        create_candidate(session, {"name": f"R{i}", "competencies": _records(rnd)})
+    session.commit()
+    tpm = session.scalars(select(Role).where(Role.key == "tpm")).one()
+    stamps = dict(
+        session.execute(
+            select(Match.candidate_id, Match.computed_at).where(Match.role_id == tpm.id)
+        ).all()
+    )
+    again = matching.rescore_role(session, tpm.id)
+    assert (again.written, again.rewritten, again.band_changes) == (12, 0, 0)
+    assert stamps == dict(
+        session.execute(
+            select(Match.candidate_id, Match.computed_at).where(Match.role_id == tpm.id)
+        ).all()
+    )
+    roles.add_version(session, tpm, tpm.current_version, _draft(rnd, "TPM v2"), None)
+    versions = set(session.scalars(select(Match.role_version).where(Match.role_id == tpm.id)))
+    assert versions == {tpm.current_version}
+    assert_exact(session, "in-place rescores")
