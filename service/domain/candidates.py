@@ -28,6 +28,7 @@ from service.domain.taxonomy import Taxonomy, resolve_names
 from service.infra.bulk import bulk_insert
 from service.infra.ids import uuid7
 from service.infra.orm import utcnow
+from service.infra.search import substring_page
 from service.models import (
     Candidate,
     CandidateCompetency,
@@ -134,24 +135,26 @@ def list_candidates(
 
     ``q`` is a case-insensitive substring of the name or the headline.
     """
-    query = select(Candidate).order_by(Candidate.id).limit(limit)
+    filters = []
     if after is not None:
-        query = query.where(Candidate.id > after)
+        filters.append(Candidate.id > after)
     if updated_after is not None:
-        query = query.where(Candidate.updated_at > updated_after)
+        filters.append(Candidate.updated_at > updated_after)
     if external_id is not None:
-        query = query.where(Candidate.external_id == external_id)
+        filters.append(Candidate.external_id == external_id)
     if source is not None:
-        query = query.where(Candidate.source == source)
-    if q is not None:
-        needle = contains_pattern(q.lower())
-        query = query.where(
-            or_(
-                func.lower(Candidate.name).like(needle, escape="\\"),
-                func.lower(Candidate.headline).like(needle, escape="\\"),
-            )
+        filters.append(Candidate.source == source)
+    if q is None:
+        return list(
+            session.scalars(select(Candidate).where(*filters).order_by(Candidate.id).limit(limit))
         )
-    return list(session.scalars(query))
+    pattern = contains_pattern(q.lower())
+    # The expressions of the trigram indexes (service.models.candidate), so they can serve it.
+    needle = or_(
+        func.lower(Candidate.name).like(pattern, escape="\\"),
+        func.lower(Candidate.headline).like(pattern, escape="\\"),
+    )
+    return substring_page(session, Candidate, Candidate.id, filters, needle, limit)
 
 
 def _require_source(source: str | None, external_id: str | None) -> None:

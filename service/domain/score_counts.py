@@ -6,7 +6,7 @@ the role on every read: 90 ms at 100,000 candidates, 0.7-1.3 s at a million (iss
 are whole hundredths from 0 to 10000, so counting the role's matches by exact score (at most
 10,001 counters per role, with how many of each meet every must-have) loses nothing: every
 figure of the summary is an exact function of the counters (:func:`summary`), and reading them
-costs one index range scan of at most 10,001 rows whatever the number of candidates.
+costs two small queries whatever the number of candidates.
 
 Who calls what, so that no write of ``matches`` escapes the counts (all in
 :mod:`service.domain.matching`, the one module that writes or deletes matches):
@@ -86,35 +86,58 @@ def recount(session: Session, role_id: int | None = None) -> None:
     session.execute(sa.insert(c).from_select([*_KEYS, *_COUNTERS], _grouped(1, *of_role)))
 
 
-_BUCKETS = DriverQuery(
-    sa.select(_COUNTS.c.score_hundredths, _COUNTS.c.n, _COUNTS.c.met)
-    .where(_COUNTS.c.role_id == sa.bindparam("role_id"), _COUNTS.c.n > 0)
-    .order_by(_COUNTS.c.score_hundredths)
+_c = _COUNTS.c
+_DECILE = sa.case(
+    (_c.score_hundredths >= 10000, HISTOGRAM_BUCKETS - 1), else_=_c.score_hundredths // 1000
+)
+_DECILES = DriverQuery(
+    sa.select(
+        _DECILE,
+        sa.func.sum(_c.n),
+        sa.func.sum(_c.n * _c.score_hundredths),
+        sa.func.sum(_c.met),
+    )
+    .where(_c.role_id == sa.bindparam("role_id"), _c.n > 0)
+    .group_by(_DECILE)
+)
+_SCORES = DriverQuery(
+    sa.select(_c.score_hundredths, _c.n)
+    .where(
+        _c.role_id == sa.bindparam("role_id"),
+        _c.n > 0,
+        _c.score_hundredths >= sa.bindparam("low"),
+        _c.score_hundredths <= sa.bindparam("high"),
+    )
+    .order_by(_c.score_hundredths)
 )
 
 
 def summary(connection: Connection, role_id: int) -> dict[str, Any]:
     """count, mean, median, p90, must_haves_met and the 10-bucket histogram of the role's
-    stored scores, from its counters (one query of at most 10,001 rows).
+    stored scores, from its counters.
+
+    Two small queries whatever the number of candidates: the counters summed by histogram
+    bucket (at most 10 rows: count, sum, must-haves met, histogram), then the counters of the
+    buckets that hold the median's and p90's ranks (at most 2,001 rows).
 
     The definitions are those of the scan they replace: the mean is the sum of the scores over
     the count, rounded to two decimals; a percentile interpolates linearly between the two
     nearest ranks (as PostgreSQL's ``percentile_cont``); histogram bucket ``b`` holds scores in
     ``[10b, 10b + 10)``, a perfect 100 in the last one.
     """
-    rows = _BUCKETS.rows(connection, {"role_id": role_id})
-    count = total = met = 0
     histogram = [0] * HISTOGRAM_BUCKETS
-    for score, n, met_here in rows:
-        count += n
-        total += score * n
-        met += met_here
-        histogram[min(score // 1000, HISTOGRAM_BUCKETS - 1)] += n
+    total = met = 0
+    for bucket, n, score_sum, met_here in _DECILES.rows(connection, {"role_id": role_id}):
+        histogram[int(bucket)] = int(n)
+        total += int(score_sum)
+        met += int(met_here)
+    count = sum(histogram)
+    ranks = _Ranks(connection, role_id, histogram)
     return {
         "count": count,
         "mean": round(total / count / 100, 2) if count else None,
-        "median": _percentile(rows, count, 0.5),
-        "p90": _percentile(rows, count, 0.9),
+        "median": _percentile(ranks, count, 0.5),
+        "p90": _percentile(ranks, count, 0.9),
         "must_haves_met": met,
         "histogram": [
             {"from": b * 10, "to": b * 10 + 10, "count": histogram[b]}
@@ -123,23 +146,50 @@ def summary(connection: Connection, role_id: int) -> dict[str, Any]:
     }
 
 
-def _percentile(rows: list[tuple[Any, ...]], count: int, fraction: float) -> float | None:
+class _Ranks:
+    """The score at a rank, from the counters of the one histogram bucket that holds it (read
+    once per bucket)."""
+
+    def __init__(self, connection: Connection, role_id: int, histogram: list[int]) -> None:
+        self.connection = connection
+        self.role_id = role_id
+        self.histogram = histogram
+        self.buckets: dict[int, list[tuple[Any, ...]]] = {}
+
+    def score_at(self, rank: int) -> int:
+        """The score at 0-based ``rank`` in ascending order."""
+        before = 0
+        for bucket, n in enumerate(self.histogram):
+            if rank < before + n:
+                return _at_rank(self._rows(bucket), rank - before)
+            before += n
+        raise ValueError(f"rank {rank} is beyond the {before} counted scores")
+
+    def _rows(self, bucket: int) -> list[tuple[Any, ...]]:
+        if bucket not in self.buckets:
+            high = 10000 if bucket == HISTOGRAM_BUCKETS - 1 else bucket * 1000 + 999
+            params = {"role_id": self.role_id, "low": bucket * 1000, "high": high}
+            self.buckets[bucket] = _SCORES.rows(self.connection, params)
+        return self.buckets[bucket]
+
+
+def _percentile(ranks: _Ranks, count: int, fraction: float) -> float | None:
     """The score at ``fraction``, interpolated between the scores at the two nearest ranks
     (0-based ``int(fraction * (count - 1))`` and the next one, or the same one at the end)."""
     if count == 0:
         return None
     position = fraction * (count - 1)
     lower = int(position)
-    low = _at_rank(rows, lower)
-    high = _at_rank(rows, lower + 1) if lower + 1 < count else low
+    low = ranks.score_at(lower)
+    high = ranks.score_at(lower + 1) if lower + 1 < count else low
     return round((low + (high - low) * (position - lower)) / 100, 2)
 
 
 def _at_rank(rows: list[tuple[Any, ...]], rank: int) -> int:
-    """The score at 0-based ``rank`` in ascending order, from the counts by score."""
+    """The score at 0-based ``rank`` among ``rows`` of (score, count), in ascending order."""
     seen = 0
-    for score, n, _met in rows:
+    for score, n in rows:
         seen += n
         if rank < seen:
             return int(score)
-    raise ValueError(f"rank {rank} is beyond the {seen} counted scores")
+    raise ValueError(f"rank {rank} is beyond the {seen} scores of these counters")

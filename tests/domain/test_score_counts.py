@@ -238,3 +238,35 @@ def test_a_rescore_rewrites_only_the_rows_that_change(session: Session) -> None:
     versions = set(session.scalars(select(Match.role_version).where(Match.role_id == tpm.id)))
     assert versions == {tpm.current_version}
     assert_exact(session, "in-place rescores")
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        [0, 999, 1000, 5000],  # the median between two histogram buckets
+        [0, 999, 1000, 10000, 10000],  # a perfect score in the last bucket
+        [9999, 10000],
+        [5000] * 9 + [5001],  # p90 between the last two
+    ],
+)
+def test_percentiles_across_histogram_buckets(session: Session, scores: list[int]) -> None:
+    """The counters of chosen scores (written directly) give the scan's percentiles."""
+    tpm = session.scalars(select(Role.id).where(Role.key == "tpm")).one()
+    for score in sorted(set(scores)):
+        session.add(
+            RoleScoreCount(role_id=tpm, score_hundredths=score, n=scores.count(score), met=0)
+        )
+    session.flush()
+    ordered = sorted(scores)
+
+    def percentile(fraction: float) -> float:
+        position = fraction * (len(ordered) - 1)
+        lower = int(position)
+        low = ordered[lower]
+        high = ordered[lower + 1] if lower + 1 < len(ordered) else low
+        return round((low + (high - low) * (position - lower)) / 100, 2)
+
+    summary = score_counts.summary(session.connection(), tpm)
+    assert (summary["median"], summary["p90"]) == (percentile(0.5), percentile(0.9))
+    assert summary["count"] == len(scores)
+    assert summary["histogram"][9]["count"] == sum(1 for s in scores if s >= 9000)
