@@ -28,7 +28,7 @@ from service.domain.taxonomy import Taxonomy, resolve_names
 from service.infra.bulk import bulk_insert
 from service.infra.ids import uuid7
 from service.infra.orm import utcnow
-from service.infra.search import substring_page
+from service.infra.search import filtered_page
 from service.models import (
     Candidate,
     CandidateCompetency,
@@ -138,23 +138,26 @@ def list_candidates(
     filters = []
     if after is not None:
         filters.append(Candidate.id > after)
-    if updated_after is not None:
-        filters.append(Candidate.updated_at > updated_after)
     if external_id is not None:
         filters.append(Candidate.external_id == external_id)
     if source is not None:
         filters.append(Candidate.source == source)
-    if q is None:
-        return list(
-            session.scalars(select(Candidate).where(*filters).order_by(Candidate.id).limit(limit))
+    if q is not None:
+        pattern = contains_pattern(q.lower())
+        # The expressions of the trigram indexes (service.models.candidate), so they serve it.
+        needle = or_(
+            func.lower(Candidate.name).like(pattern, escape="\\"),
+            func.lower(Candidate.headline).like(pattern, escape="\\"),
         )
-    pattern = contains_pattern(q.lower())
-    # The expressions of the trigram indexes (service.models.candidate), so they can serve it.
-    needle = or_(
-        func.lower(Candidate.name).like(pattern, escape="\\"),
-        func.lower(Candidate.headline).like(pattern, escape="\\"),
+        if updated_after is not None:
+            filters.append(Candidate.updated_at > updated_after)
+        return filtered_page(session, Candidate, Candidate.id, filters, needle, limit)
+    if updated_after is not None:
+        since = Candidate.updated_at > updated_after
+        return filtered_page(session, Candidate, Candidate.id, filters, since, limit)
+    return list(
+        session.scalars(select(Candidate).where(*filters).order_by(Candidate.id).limit(limit))
     )
-    return substring_page(session, Candidate, Candidate.id, filters, needle, limit)
 
 
 def _require_source(source: str | None, external_id: str | None) -> None:

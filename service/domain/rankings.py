@@ -76,12 +76,15 @@ def _page_statement(by_min_score: bool, by_must_haves: bool, after: bool) -> Dri
         query = query.where(m.c.must_haves_met == bindparam("must_haves_met"))
     if after:
         query = query.where(
+            # Redundant with the OR below, but an index condition: the scan starts at the cursor
+            # instead of filtering every row before it (2.2 s 90,000 rows deep, EXPLAIN ANALYZE).
+            m.c.rank_key <= bindparam("after_rank"),
             or_(
                 m.c.rank_key < bindparam("after_rank"),
                 and_(
                     m.c.rank_key == bindparam("after_rank"),
                     m.c.candidate_id > bindparam("after_id"),
                 ),
-            )
+            ),
         )
     return DriverQuery(query)
