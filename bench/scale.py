@@ -206,9 +206,9 @@ def main() -> None:
         # vacuumed and analysed after a load this size, so the benchmark does it too.
         psql_db(url, "VACUUM ANALYZE")
         with (
-            gunicorn("bench.hello:app", 18101, env) as hello,
-            gunicorn("bench.one_query:app", 18102, env) as one,
-            gunicorn("service.wsgi:app", 18103, env) as base,
+            gunicorn("bench.hello:app", 18731, env) as hello,
+            gunicorn("bench.one_query:app", 18732, env) as one,
+            gunicorn("service.wsgi:app", 18733, env) as base,
         ):
             targets = endpoints(url, base)
             one_query_url = one + targets.pop("one_query_path")
