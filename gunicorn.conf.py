@@ -31,7 +31,17 @@ worker_class = "sync"
 # The sync worker closes every connection after its response; keep-alive only matters if the
 # worker class is changed to a threaded or async one.
 keepalive = int(os.environ.get("ROLEFIT_KEEPALIVE", "5"))
-timeout = int(os.environ.get("ROLEFIT_WORKER_TIMEOUT", "30"))
+# A sync worker does not heartbeat while it serves a request, so this is also the longest a
+# request may run before the master kills its worker: longer than the longest request rolefit
+# serves by design, a role's PUT, whose rescoring of every candidate may run up to
+# ROLEFIT_RESCORE_TIMEOUT_SECONDS (sized for ten million candidates). Every other statement is
+# bounded by the 5 s statement timeout, so a long worker timeout only delays the detection of a
+# worker hung outside the database. Behind nginx (which buffers the request and the response)
+# a sync worker is never held by a slow client, only by the work itself.
+timeout = int(
+    os.environ.get("ROLEFIT_WORKER_TIMEOUT")
+    or int(os.environ.get("ROLEFIT_RESCORE_TIMEOUT_SECONDS", "600")) + 60
+)
 # After the drain, workers finish what they are doing for up to this long before being killed.
 graceful_timeout = int(os.environ.get("ROLEFIT_GRACEFUL_TIMEOUT", "20"))
 # Seconds between SIGTERM and the graceful stop, while /readyz answers 503 and requests are

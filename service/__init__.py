@@ -70,6 +70,7 @@ def create_app(config: Config | None = None) -> Flask:
         statement_timeout_ms=config.statement_timeout_ms,
         pool_size=config.pool_size,
         transaction_pooler=config.database_transaction_pooler,
+        long_statement_timeout_ms=config.rescore_timeout_seconds * 1000,
     )
     app.extensions["rolefit.db"] = database
     # Behind a transaction pooler without a direct URL, a LISTEN would sit on a server session

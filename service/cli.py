@@ -22,6 +22,7 @@ def _database() -> Database:
     return Database(
         config.database_direct_url or config.database_url,
         statement_timeout_ms=0,
+        long_statement_timeout_ms=0,
         transaction_pooler=config.database_transaction_pooler and not config.database_direct_url,
     )
 

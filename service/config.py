@@ -62,6 +62,9 @@ class Config:
     audit_flush_seconds: float = 1.0
     audit_batch_size: int = 200
     statement_timeout_ms: int = 5000
+    # The statement timeout of a role's rescoring (every candidate, inside the role's PUT):
+    # sized for ten million candidates (see README, "Scale").
+    rescore_timeout_seconds: int = 600
     pool_size: int = 5
     max_body_bytes: int = 1024 * 1024
     idempotency_ttl_hours: int = 24
@@ -92,6 +95,7 @@ class Config:
             audit_flush_seconds=_env_float("ROLEFIT_AUDIT_FLUSH_SECONDS", 1.0),
             audit_batch_size=_env_int("ROLEFIT_AUDIT_BATCH_SIZE", 200),
             statement_timeout_ms=_env_int("ROLEFIT_STATEMENT_TIMEOUT_MS", 5000),
+            rescore_timeout_seconds=_env_int("ROLEFIT_RESCORE_TIMEOUT_SECONDS", 600),
             pool_size=_env_int("ROLEFIT_DB_POOL_SIZE", 5),
             idempotency_ttl_hours=_env_int("ROLEFIT_IDEMPOTENCY_TTL_HOURS", 24),
             testing=_env_bool("ROLEFIT_TESTING", False),

@@ -28,13 +28,13 @@ from service.domain.taxonomy import Taxonomy, resolve_names
 from service.infra.bulk import bulk_insert
 from service.infra.ids import uuid7
 from service.infra.orm import utcnow
+from service.infra.search import filtered_page
 from service.models import (
     Candidate,
     CandidateCompetency,
     CandidateTombstone,
     Competency,
     IdempotencyRecord,
-    Match,
 )
 
 MAX_RECORDS = 200
@@ -135,24 +135,29 @@ def list_candidates(
 
     ``q`` is a case-insensitive substring of the name or the headline.
     """
-    query = select(Candidate).order_by(Candidate.id).limit(limit)
+    filters = []
     if after is not None:
-        query = query.where(Candidate.id > after)
-    if updated_after is not None:
-        query = query.where(Candidate.updated_at > updated_after)
+        filters.append(Candidate.id > after)
     if external_id is not None:
-        query = query.where(Candidate.external_id == external_id)
+        filters.append(Candidate.external_id == external_id)
     if source is not None:
-        query = query.where(Candidate.source == source)
+        filters.append(Candidate.source == source)
     if q is not None:
-        needle = contains_pattern(q.lower())
-        query = query.where(
-            or_(
-                func.lower(Candidate.name).like(needle, escape="\\"),
-                func.lower(Candidate.headline).like(needle, escape="\\"),
-            )
+        pattern = contains_pattern(q.lower())
+        # The expressions of the trigram indexes (service.models.candidate), so they serve it.
+        needle = or_(
+            func.lower(Candidate.name).like(pattern, escape="\\"),
+            func.lower(Candidate.headline).like(pattern, escape="\\"),
         )
-    return list(session.scalars(query))
+        if updated_after is not None:
+            filters.append(Candidate.updated_at > updated_after)
+        return filtered_page(session, Candidate, Candidate.id, filters, needle, limit)
+    if updated_after is not None:
+        since = Candidate.updated_at > updated_after
+        return filtered_page(session, Candidate, Candidate.id, filters, since, limit)
+    return list(
+        session.scalars(select(Candidate).where(*filters).order_by(Candidate.id).limit(limit))
+    )
 
 
 def _require_source(source: str | None, external_id: str | None) -> None:
@@ -282,6 +287,7 @@ def erase_candidate(
     The candidate's row is locked first (PostgreSQL): an application being created for them
     commits before this reads their applications, and one created after waits and then fails.
     """
+    matching.lock_roles(session)  # before the candidate: see matching.erase_matches
     candidate = session.get(Candidate, candidate_id, with_for_update=True)
     if candidate is None:
         raise NotFound(f"no candidate {candidate_id}")
@@ -296,7 +302,7 @@ def erase_candidate(
     erase_candidate_applications(session, candidate.id)
     erase_self_identification(session, candidate.id)
     # The foreign keys cascade too; explicit deletes do not depend on SQLite's pragma.
-    session.execute(delete(Match).where(Match.candidate_id == candidate.id))
+    matching.erase_matches(session, candidate.id)
     session.execute(
         delete(CandidateCompetency).where(CandidateCompetency.candidate_id == candidate.id)
     )

@@ -1,4 +1,5 @@
-"""Rankings and score distributions of a role, read from the stored matches in SQL.
+"""Rankings of a role, read from the stored matches in SQL (its score distribution, the
+summary, is read from counts: :mod:`service.domain.score_counts`).
 
 The ranking order is one descending key, ``rank_key = must_haves_met * 100000 +
 score_hundredths``, then candidate id ascending; the index ``ix_matches_ranking`` serves it, so a
@@ -12,13 +13,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from service.infra.driver_query import DriverQuery
 from service.models import Match
 
-HISTOGRAM_BUCKETS = 10
 _MATCHES = Match.__table__
 
 
@@ -77,64 +76,15 @@ def _page_statement(by_min_score: bool, by_must_haves: bool, after: bool) -> Dri
         query = query.where(m.c.must_haves_met == bindparam("must_haves_met"))
     if after:
         query = query.where(
+            # Redundant with the OR below, but an index condition: the scan starts at the cursor
+            # instead of filtering every row before it (2.2 s 90,000 rows deep, EXPLAIN ANALYZE).
+            m.c.rank_key <= bindparam("after_rank"),
             or_(
                 m.c.rank_key < bindparam("after_rank"),
                 and_(
                     m.c.rank_key == bindparam("after_rank"),
                     m.c.candidate_id > bindparam("after_id"),
                 ),
-            )
+            ),
         )
     return DriverQuery(query)
-
-
-def _percentile(session: Session, role_id: int, count: int, fraction: float) -> float | None:
-    """Linear interpolation between the two nearest ranks (as PostgreSQL's percentile_cont)."""
-    if count == 0:
-        return None
-    position = fraction * (count - 1)
-    lower = int(position)
-    values = list(
-        session.scalars(
-            select(Match.score_hundredths)
-            .where(Match.role_id == role_id)
-            .order_by(Match.score_hundredths)
-            .offset(lower)
-            .limit(2)
-        )
-    )
-    low = values[0]
-    high = values[1] if len(values) > 1 else low
-    return round((low + (high - low) * (position - lower)) / 100, 2)
-
-
-def summary(session: Session, role_id: int) -> dict[str, Any]:
-    """count, mean, median, p90, must_haves_met and a 10-bucket histogram, all in SQL."""
-    count, total, met = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(Match.score_hundredths), 0),
-            func.coalesce(func.sum(case((Match.must_haves_met, 1), else_=0)), 0),
-        ).where(Match.role_id == role_id)
-    ).one()
-    # Bucket b holds scores in [10b, 10b + 10); a perfect 100 falls in the last bucket.
-    bucket = case(
-        (Match.score_hundredths >= 10000, HISTOGRAM_BUCKETS - 1),
-        else_=Match.score_hundredths // 1000,
-    )
-    counts: dict[int, int] = dict(
-        session.execute(
-            select(bucket, func.count()).where(Match.role_id == role_id).group_by(bucket)
-        ).all()
-    )
-    return {
-        "count": count,
-        "mean": round(total / count / 100, 2) if count else None,
-        "median": _percentile(session, role_id, count, 0.5),
-        "p90": _percentile(session, role_id, count, 0.9),
-        "must_haves_met": int(met),
-        "histogram": [
-            {"from": b * 10, "to": b * 10 + 10, "count": int(counts.get(b, 0))}
-            for b in range(HISTOGRAM_BUCKETS)
-        ],
-    }

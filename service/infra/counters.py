@@ -40,3 +40,28 @@ def add_to_counts(
             set_={count_column: counter + insert.excluded[count_column]},
         )
     )
+
+
+def add_selected_counts(
+    session: Session,
+    table: sa.Table,
+    key_columns: Sequence[str],
+    count_columns: Sequence[str],
+    deltas: sa.Select[Any],
+) -> None:
+    """Add the deltas a query selects (its columns: the keys, then one delta per counter, each
+    key at most once) to the counters of their keys, creating the rows that are missing.
+
+    One ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``, computed and applied in the database
+    whatever the number of keys or of the rows the deltas were grouped from (a rescoring of a
+    million candidates adds at most its 10,001 score buckets). The query should order its rows
+    by key, so that concurrent transactions lock the rows they share in the same order.
+    """
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = module.insert(table).from_select([*key_columns, *count_columns], deltas)
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=list(key_columns),
+            set_={name: table.c[name] + insert.excluded[name] for name in count_columns},
+        )
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, MetaData, cast, extract, func
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Index, MetaData, cast, extract, func
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -69,3 +69,19 @@ def epoch_seconds(column: Any, dialect: str) -> ColumnElement[int]:
         # would round it to milliseconds first, and .9995 s would count as the next second.
         return cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
     return cast(func.floor(extract("epoch", column)), BigInteger)
+
+
+def trigram_index(name: str, column: Any) -> Index:
+    """A PostgreSQL trigram GIN index on ``lower(column)``, for ``lower(column) LIKE '%x%'``
+    (the ``q`` searches); not created on SQLite, which scans.
+
+    At 100,000 candidates a ``q`` search by name went from a sequential scan (about 50 ms at a
+    million, issue 15) to a bitmap scan of this index; the figures are in the README.
+    """
+    label = f"lower_{column.key}"
+    return Index(
+        name,
+        func.lower(column).label(label),
+        postgresql_using="gin",
+        postgresql_ops={label: "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstrai
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.infra.ids import uuid7
-from service.infra.orm import Base, UTCDateTime, utcnow
+from service.infra.orm import Base, UTCDateTime, trigram_index, utcnow
 
 
 class Candidate(Base):
@@ -62,3 +62,8 @@ class CandidateCompetency(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     candidate: Mapped[Candidate] = relationship(back_populates="competencies")
+
+
+# ``q`` searches lower(name) and lower(headline) for a substring (service.domain.candidates).
+trigram_index("ix_candidates_name_trgm", Candidate.name)
+trigram_index("ix_candidates_headline_trgm", Candidate.headline)

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.infra.ids import uuid7
-from service.infra.orm import Base, UTCDateTime, utcnow
+from service.infra.orm import Base, UTCDateTime, trigram_index, utcnow
 
 JOB_STATUSES = ("draft", "open", "closed", "archived")
 STAGE_KINDS = ("applied", "screen", "assessment", "interview", "offer")
@@ -44,6 +44,12 @@ class Job(Base):
     )
 
     __mapper_args__ = {"version_id_col": row_version}
+
+
+# ``q`` searches lower(title), lower(department) and lower(location) (service.domain.jobs).
+trigram_index("ix_jobs_title_trgm", Job.title)
+trigram_index("ix_jobs_department_trgm", Job.department)
+trigram_index("ix_jobs_location_trgm", Job.location)
 
 
 class JobStage(Base):

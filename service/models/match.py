@@ -1,11 +1,12 @@
-"""Stored match scores: one row per (role, candidate), the input of rankings and summaries."""
+"""Stored match scores: one row per (role, candidate), the input of rankings; and the per-role
+counts of those scores by exact value, the input of the role summary."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.infra.orm import Base, UTCDateTime
@@ -57,3 +58,23 @@ Index(
         "candidate_headline",
     ],
 )
+
+
+class RoleScoreCount(Base):
+    """How many of the role's stored matches have exactly ``score_hundredths`` (0..10000), and
+    how many of those meet every must-have.
+
+    At most 10,001 rows per role whatever the number of candidates: the summary's count, mean,
+    median, p90, must-haves met and histogram are exact sums over them
+    (:mod:`service.domain.score_counts` keeps them in the transaction that writes the scores).
+    Rows whose counts fell to zero stay (bounded by the number of scores).
+    """
+
+    __tablename__ = "role_score_counts"
+
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    score_hundredths: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    met: Mapped[int] = mapped_column(BigInteger, default=0)

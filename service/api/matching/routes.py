@@ -30,9 +30,9 @@ from service.api.matching.schemas import (
 )
 from service.api.openapi import REPLAYED_HEADER, idempotency_doc, key_parameter, problem_doc
 from service.api.pagination import LINK_HEADER, decode_cursor, page_response, parse_uuid_cursor
-from service.api.unit_of_work import read_only, request_connection, request_session
+from service.api.unit_of_work import read_only, request_connection
 from service.domain import fit as fit_model
-from service.domain import matching, rankings, scoring
+from service.domain import matching, rankings, score_counts, scoring
 from service.domain.candidates import resolve_records
 from service.domain.catalog import Catalog, RoleProfile
 from service.domain.errors import Invalid, NotFound
@@ -203,10 +203,11 @@ class RoleSummary(MethodView):
     def get(self, key: str) -> Any:
         """Score distribution for a role: count, mean, median, p90, must-haves met, histogram.
 
-        Computed in SQL over the stored scores; the histogram has 10 buckets of 10 points
-        (the last includes 100).
+        Exact, and as fresh as the stored scores: read from counts of the scores by value that
+        every write of a score keeps in the same transaction, so it costs the same whatever the
+        number of candidates. The histogram has 10 buckets of 10 points (the last includes 100).
         """
         profile = _role(current_catalog(), key)
         _fresh(profile)
-        summary = rankings.summary(request_session(), profile.role_id)
+        summary = score_counts.summary(request_connection(), profile.role_id)
         return json_response({"role": profile.key, "role_version": profile.version, **summary})
