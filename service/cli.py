@@ -151,18 +151,22 @@ def serve(bind: str | None, workers: int | None) -> None:
 @click.option("--candidates", "count", type=int, default=200, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo(count: int, seed: int) -> None:
-    """Load deterministic synthetic demo candidates (same seed, same candidates), and a demo
-    pipeline: a tpm and a tmp job with applications moved through their stages."""
+    """Load deterministic synthetic demo candidates (same seed, same candidates), four in five
+    with voluntary answers for bias audits, and a demo pipeline: a tpm and a tmp job with
+    applications moved through their stages."""
     from service.domain.demo import load_demo
+    from service.domain.demo_answers import load_demo_answers
     from service.domain.demo_pipeline import load_demo_pipeline
 
     database = _database()
     with database.session() as session:
         created, skipped = load_demo(session, count=count, seed=seed, on_chunk=session.commit)
+        answered = load_demo_answers(session, seed=seed)
         session.commit()
         jobs, applications = load_demo_pipeline(session, seed=seed)
         session.commit()
     click.echo(f"demo candidates: {created} created, {skipped} already there")
+    click.echo(f"demo voluntary answers (for bias audits): {answered} written")
     click.echo(f"demo pipeline: {jobs} jobs and {applications} applications added")
     database.dispose()
 
