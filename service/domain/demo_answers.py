@@ -50,7 +50,7 @@ def load_demo_answers(session: Session, *, seed: int) -> int:
     )
     answers = {}
     for candidate_id, external_id in unanswered:
-        found = demo_answers(int(external_id.removeprefix(prefix)), seed)
+        found = demo_answers(int(str(external_id).removeprefix(prefix)), seed)
         if found is not None:
             answers[candidate_id] = found
     add_self_identifications(session, answers)
