@@ -17,11 +17,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ import httpx
 import pytest
 
 from tests.conftest import POSTGRES_URL, REPO_ROOT
+from tests.serving import serving
 
 CHROMIUM = Path(os.environ.get("ROLEFIT_CHROMIUM", "/usr/bin/chromium"))
 # The last three keep a headless Chromium from reaching out at start on a closed network.
@@ -162,45 +161,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.admin_key = created_key(admin)[1]
     server.dashboard_key = created_key(dashboard)[1]
     server.revocable_key = created_key(revocable)
-    log = (folder / "serve.log").open("w")
-    process = subprocess.Popen(  # noqa: S603 - our own command line, fixed arguments
-        [
-            sys.executable,
-            "-c",
-            "from service.cli import main; main()",
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the server did not start: {(folder / 'serve.log').read_text()}"
-                )
-            time.sleep(0.2)
+    argv = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
+    argv += ["--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    with serving(argv, base=server.url, env=env, log_path=folder / "serve.log", ready_within=30):
         _seed_self_identification(server)
         yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="session")

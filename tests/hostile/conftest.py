@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.hostile import nginx
+from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
@@ -85,33 +83,10 @@ def rolefit(env: dict[str, str], *args: str) -> str:
 def rolefit_serve(env: dict[str, str], log: Path) -> Iterator[str]:
     """``rolefit serve`` on a free port; yields its base URL."""
     port = nginx.free_port()
-    with log.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [str(BIN / "rolefit"), "serve", "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        # Generous: on a loaded machine a cold start (imports, two workers) takes seconds.
-        deadline = time.monotonic() + 90
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"rolefit serve did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+    argv = [str(BIN / "rolefit"), "serve", "--bind", f"127.0.0.1:{port}"]
+    with serving(argv, base=base, env=env, log_path=log, cwd=ROOT):
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")
