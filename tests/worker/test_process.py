@@ -193,6 +193,11 @@ def test_concurrent_workers_never_hold_one_delivery_at_once(
     emit_events(session, 300)
     receiver.delay = 0.005
     workers = [start("--concurrency", "8") for _ in range(3)]
+    # Each one's SIGTERM handler is in place once it logs its start: on a loaded machine two
+    # can deliver everything before the third has finished importing.
+    _wait_until(
+        lambda: all('"worker.started"' in _log(w) for w in workers), 60, "every worker started"
+    )
     _wait_until(lambda: _statuses(session) == {"delivered": 300}, 60, "every delivery")
     for worker in workers:
         worker.send_signal(signal.SIGTERM)
@@ -228,6 +233,8 @@ def test_survives_its_connections_being_killed(
     assert worker.poll() is None  # still running
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(20) == 0
-    assert '"worker.database_unavailable"' in _log(worker)
+    # Not asserted: a "worker.database_unavailable" line. A connection killed while idle in the
+    # pool is replaced at checkout without an error (service.infra.database), so the worker
+    # notices only the kills that land mid-statement, and some runs have none.
     ids = {r.headers["webhook-id"] for r in receiver.received}
     assert len(ids) == 150
