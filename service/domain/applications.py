@@ -124,6 +124,7 @@ class MatchSnapshot:
     role_version: int
     model_version: str
     inputs_hash: str
+    rank_key: int  # the ranking order: must-haves met first, then score
 
 
 def matches_for(
@@ -144,6 +145,7 @@ def matches_for(
             m.role_version,
             m.model_version,
             m.inputs_hash,
+            m.rank_key,
         ).where(sa.tuple_(m.role_id, m.candidate_id).in_(sorted(wanted, key=str)))
     )
     return {(r[0], r[1]): MatchSnapshot(*r[2:]) for r in rows}
@@ -260,15 +262,14 @@ def job_ranking(
     match first (must-haves met, score), then application id; strictly after the keyset
     ``after`` = (rank key, application id). Empty for a job that does not exist.
 
-    Read from the role's ranking (the matches index, in rank order) joined to the job's
-    applications: PostgreSQL walks the ranking and stops after ``limit`` applications of the
-    job instead of joining and sorting all of them (bench.pipeline, a job of 10,000
-    applications among 100,000: 14 -> 148 pages/s). One statement on the driver's cursor,
-    stages and rejection types joined in (through the ORM, loading the applications and
-    matches as objects, and three more queries: 148 -> see the README's pipeline figures).
-    Matches carry the candidate's name and headline: no candidates join. Every candidate has
-    a match for every role (writes score them); an erased one has none, so their applications
-    drop out.
+    Walks the job's applications in rank order (``ix_applications_job_rank``: each application
+    carries its match's rank key, kept by every rescoring) and joins each one's match by its
+    key, so a page reads its own rows and no others. It used to walk the role's whole ranking
+    and probe each candidate for an application to the job: ten matches read per application
+    shown for a job holding a tenth of the candidates, 6.4 ms of PostgreSQL a page
+    (bench.pipeline; see the README's pipeline figures for now). One statement on the driver's
+    cursor, stages and rejection types joined in. Matches carry the candidate's name and
+    headline: no candidates join. An erased candidate has no match: their applications drop out.
     """
     params: dict[str, Any] = {"job_id": job_id, "limit": limit}
     filters = {
@@ -316,16 +317,14 @@ def _job_ranking_statement(
             *(m.c[name] for name in _SNAPSHOT_COLUMNS),
             m.c.candidate_name,
             m.c.candidate_headline,
-            m.c.rank_key,
+            a.c.rank_key,
         )
-        .select_from(m)
-        .join(
-            a, sa.and_(a.c.candidate_id == m.c.candidate_id, a.c.job_id == sa.bindparam("job_id"))
-        )
+        .select_from(a)
+        .join(m, sa.and_(m.c.role_id == role_of_job, m.c.candidate_id == a.c.candidate_id))
         .join(s, s.c.id == a.c.stage_id)
         .outerjoin(r, r.c.key == a.c.rejection_reason)
-        .where(m.c.role_id == role_of_job)
-        .order_by(m.c.rank_key.desc(), a.c.id)
+        .where(a.c.job_id == sa.bindparam("job_id"))
+        .order_by(a.c.rank_key.desc(), a.c.id)
         .limit(sa.bindparam("limit"))
     )
     if by_status:
@@ -337,7 +336,7 @@ def _job_ranking_statement(
     if by_must_haves:
         query = query.where(m.c.must_haves_met == sa.bindparam("must_haves_met"))
     if after:
-        rank = m.c.rank_key
+        rank = a.c.rank_key
         query = query.where(
             sa.or_(
                 rank < sa.bindparam("after_rank"),
@@ -451,6 +450,7 @@ def create_application(session: Session, data: dict[str, Any], actor: Actor) -> 
         raise Invalid("applied_at is in the future", {"applied_at": ["not in the future"]})
     _one_active(session, candidate.id, job.id)
     source = data.get("source") or {}
+    match = _snapshot(session, job, candidate.id)
     application = Application(
         candidate_id=candidate.id,
         job_id=job.id,
@@ -460,6 +460,7 @@ def create_application(session: Session, data: dict[str, Any], actor: Actor) -> 
         source_detail=source.get("detail"),
         applied_at=applied_at,
         furthest_position=stage.position,
+        rank_key=match.rank_key if match else None,
         created_at=now,
         updated_at=now,
     )
@@ -657,7 +658,9 @@ def erase_candidate_applications(session: Session, candidate_id: uuid.UUID) -> N
     session.execute(
         sa.update(Application)
         .where(Application.id.in_(ids))
-        .values(candidate_id=None, source_detail=None, rejection_note=None, erased=True)
+        .values(
+            candidate_id=None, source_detail=None, rejection_note=None, erased=True, rank_key=None
+        )
         .execution_options(synchronize_session=False)
     )
     # The one rewrite of the history there is: PostgreSQL's triggers refuse it otherwise.
@@ -834,6 +837,7 @@ def _batch_rows(
         source = data.get("source") or {}
         applied_at = data.get("applied_at") or now
         application_id = created[index] = uuid7()
+        match = matches.get((job.role_id, data["candidate_id"]))
         rows.append(
             {
                 "id": application_id,
@@ -854,9 +858,9 @@ def _batch_rows(
                 "row_version": 1,
                 "created_at": now,
                 "updated_at": now,
+                "rank_key": match.rank_key if match else None,
             }
         )
-        match = matches.get((job.role_id, data["candidate_id"]))
         transitions.append(
             {
                 "id": uuid7(),

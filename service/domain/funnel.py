@@ -46,6 +46,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -63,8 +64,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from service.domain import funnel_counts
 from service.domain.funnel_counts import SECONDS_PER_DAY, stay_seconds
 from service.domain.jobs import current_stages
+from service.infra.stamped_cache import StampedCache
 from service.models import (
     Application,
     Job,
@@ -101,8 +104,54 @@ def job_funnel(
 # --------------------------------------------------------------------------- from the counts
 
 
+@dataclass(frozen=True)
+class _Counted:
+    """What the funnel of a whole job reads from its counts, before the stages are laid out."""
+
+    by_stage: dict[tuple[uuid.UUID, str], int]
+    progress: list[tuple[int, bool, int]]  # (furthest position, hired there, applications)
+    days_in_stage: dict[uuid.UUID, Stats]
+    time_to_hire: dict[Any, Stats]
+    sources: list[tuple[str, int, int]]
+
+    def reached_advanced(self, position: int) -> tuple[int, int]:
+        reached = sum(n for furthest, _, n in self.progress if furthest >= position)
+        advanced = sum(
+            n
+            for furthest, hired, n in self.progress
+            if furthest > position or (furthest == position and hired)
+        )
+        return reached, advanced
+
+
+# Whole-job funnels by (job, its current stages), each valid for one count stamp. Dashboards
+# poll the same funnels over and over; between two changes of a job only the stamp is read.
+_COUNTED: StampedCache[_Counted] = StampedCache(size=512)
+
+
 def counted_funnel(session: Session, job: Job) -> dict[str, Any]:
-    """The funnel of the whole job, from the counts its changes keep."""
+    """The funnel of the whole job, from the counts its changes keep (read again only after
+    they changed: the job's count stamp is checked on every read)."""
+    stages = current_stages(job)
+    stamp = funnel_counts.count_stamp(session, job.id)
+    key = (job.id, tuple(s.id for s in stages))
+    counted = _COUNTED.get(key, stamp)
+    if counted is None:
+        # Read after the stamp: what is read is at least as new as the stamp it is kept under.
+        counted = _read_counts(session, job, stages)
+        _COUNTED.put(key, stamp, counted)
+    return _assemble(
+        job,
+        stages,
+        counted.by_stage,
+        counted.reached_advanced,
+        counted.days_in_stage,
+        counted.time_to_hire,
+        counted.sources,
+    )
+
+
+def _read_counts(session: Session, job: Job, stages: Sequence[JobStage]) -> _Counted:
     by_stage: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
     by_channel: dict[str, list[int]] = {}
     for stage_id, status, channel, n in session.execute(
@@ -115,27 +164,19 @@ def counted_funnel(session: Session, job: Job) -> dict[str, Any]:
         counts[0] += n
         counts[1] += n if status == "hired" else 0
 
-    progress = session.execute(
-        select(
-            JobProgressCount.furthest_position, JobProgressCount.hired_there, JobProgressCount.n
-        ).where(JobProgressCount.job_id == job.id, JobProgressCount.n != 0)
-    ).all()
-
-    def reached_advanced(position: int) -> tuple[int, int]:
-        reached = sum(n for furthest, _, n in progress if furthest >= position)
-        advanced = sum(
-            n
-            for furthest, hired, n in progress
-            if furthest > position or (furthest == position and hired)
+    progress = [
+        (int(furthest), bool(hired), int(n))
+        for furthest, hired, n in session.execute(
+            select(
+                JobProgressCount.furthest_position,
+                JobProgressCount.hired_there,
+                JobProgressCount.n,
+            ).where(JobProgressCount.job_id == job.id, JobProgressCount.n != 0)
         )
-        return reached, advanced
-
-    stages = current_stages(job)
-    return _assemble(
-        job,
-        stages,
-        by_stage,
-        reached_advanced,
+    ]
+    return _Counted(
+        dict(by_stage),
+        progress,
         _counted_stays(session, job, [s.id for s in stages]),
         _percentiles(session, _hire_times([Application.job_id == job.id], _dialect(session))),
         [(channel, total, hired) for channel, (total, hired) in sorted(by_channel.items())],

@@ -7,6 +7,9 @@ the funnel reads the counters (:func:`service.domain.funnel.job_funnel`). The de
 those of :mod:`service.domain.funnel`; its scanning computation, still used for cohorts, is the
 reference the tests hold these counts to.
 
+Every change of a job's counts also gives the job a new stamp (``job_count_stamps``), which
+is what a cached funnel is checked against (:mod:`service.domain.funnel`).
+
 Who calls what, so that no change escapes the counts:
 
 - :func:`count_new_applications`: every creation (one application or a batch);
@@ -30,12 +33,14 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.infra.counters import add_to_counts
 from service.infra.orm import epoch_seconds, whole_seconds
 from service.models import (
     Application,
+    JobCountStamp,
     JobProgressCount,
     JobStage,
     JobStageCount,
@@ -81,6 +86,8 @@ def count_new_applications(
     position): in their stage, and as having got as far as it."""
     stages: Counter[tuple[Any, ...]] = Counter()
     progress: Counter[tuple[Any, ...]] = Counter()
+    applications = list(applications)
+    _restamp(session, {job_id for job_id, *_ in applications})
     for job_id, stage_id, channel, position in applications:
         stages[(job_id, stage_id, "active", channel)] += 1
         progress[(job_id, position, False)] += 1
@@ -103,6 +110,7 @@ def count_transition(
     ``hired`` when the action is a hire. Updates the application's furthest and hired
     positions, to be written with it."""
     a = application
+    _restamp(session, {a.job_id})
     stages: Counter[tuple[Any, ...]] = Counter()
     stages[(a.job_id, left[0], left[1], a.source_channel)] -= 1
     stages[(a.job_id, a.stage_id, a.status, a.source_channel)] += 1
@@ -128,6 +136,7 @@ def count_transition(
 def recount_progress(session: Session, job_id: uuid.UUID) -> None:
     """Recount how far the job's applications got, by the stages' current positions (after
     stages were reordered, added or removed)."""
+    _restamp(session, {job_id})
     _recount_positions(session, job_id)
     session.execute(sa.delete(JobProgressCount).where(JobProgressCount.job_id == job_id))
     hired_there = case(
@@ -146,6 +155,7 @@ def recount_progress(session: Session, job_id: uuid.UUID) -> None:
 def recount(session: Session, job_id: uuid.UUID) -> None:
     """Every count of the job again, from its applications and transitions, in SQL (for data
     written in bulk: the demo's history, a benchmark's, a migration's backfill)."""
+    _restamp(session, {job_id})
     session.execute(sa.delete(JobStageCount).where(JobStageCount.job_id == job_id))
     session.execute(sa.delete(JobStayCount).where(JobStayCount.job_id == job_id))
     session.execute(
@@ -233,6 +243,28 @@ def _recount_positions(session: Session, job_id: uuid.UUID) -> None:
     for application in session.identity_map.values():
         if isinstance(application, Application) and application.job_id == job_id:
             session.expire(application, ["furthest_position", "hired_position"])
+
+
+def count_stamp(session: Session, job_id: uuid.UUID) -> uuid.UUID | None:
+    """The job's current count stamp (None before its first application)."""
+    return session.scalar(select(JobCountStamp.stamp).where(JobCountStamp.job_id == job_id))
+
+
+def _restamp(session: Session, job_ids: set[uuid.UUID]) -> None:
+    """Give each job a new count stamp, in job order (the first rows of the job's counts that
+    a change locks, always in the same order: concurrent changes queue, never deadlock)."""
+    if not job_ids:
+        return
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = _table(JobCountStamp)
+    insert = module.insert(table).values(
+        [{"job_id": job_id, "stamp": uuid.uuid4()} for job_id in sorted(job_ids)]
+    )
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["job_id"], set_={"stamp": insert.excluded.stamp}
+        )
+    )
 
 
 def _floor_div(value: Any, divisor: int) -> Any:

@@ -54,9 +54,11 @@ from service.infra.database import long_statements
 from service.infra.driver_query import DriverQuery
 from service.infra.orm import UTCDateTime, utcnow
 from service.models import (
+    Application,
     Candidate,
     CandidateCompetency,
     Competency,
+    Job,
     Match,
     Responsibility,
     Role,
@@ -73,6 +75,7 @@ __all__ = [
     "live_scores",
     "lock_roles",
     "profile_changed",
+    "rank_applications",
     "refresh_if_month_changed",
     "rescore_all",
     "rescore_candidates",
@@ -86,6 +89,8 @@ RANK_KEY_MUST_HAVES = 100_000
 """``rank_key = must_haves_met * RANK_KEY_MUST_HAVES + score_hundredths`` (score <= 10000)."""
 
 _MATCHES = cast(sa.Table, Match.__table__)
+_APPLICATIONS = cast(sa.Table, Application.__table__)
+_JOBS = cast(sa.Table, Job.__table__)
 _MATCH_KEY = ("role_id", "candidate_id")
 _MATCH_COLUMNS = (
     "role_id",
@@ -476,8 +481,28 @@ def rescore_candidates(
             if not new:
                 _delete(session, *criteria)
             _write(session, month, now, candidate_ids=chunk)
+            if not new:  # a new candidate has applied nowhere yet
+                rank_applications(session, _APPLICATIONS.c.candidate_id.in_(chunk))
             score_counts.add(session, *criteria)
             previous.record_changes(now)
+
+
+def rank_applications(session: Session, *criteria: sa.ColumnElement[bool]) -> None:
+    """Copy into the applications ``criteria`` select the rank key of their candidate's stored
+    match for their job's role, where it differs (an unchanged application is not rewritten).
+    Called wherever matches are written, in the same transaction."""
+    a, j, m = _APPLICATIONS, _JOBS, _MATCHES
+    session.execute(
+        sa.update(a)
+        .where(
+            j.c.id == a.c.job_id,
+            m.c.role_id == j.c.role_id,
+            m.c.candidate_id == a.c.candidate_id,
+            a.c.rank_key.is_distinct_from(m.c.rank_key),
+            *criteria,
+        )
+        .values(rank_key=m.c.rank_key)
+    )
 
 
 def erase_matches(session: Session, candidate_id: uuid.UUID) -> None:
@@ -513,6 +538,7 @@ def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None 
     month, now = _resolve(as_of)
     with long_statements(session), _InPlace(session, role_id) as rescore:
         rescored = rescore.run(month, now)
+        rank_applications(session, _JOBS.c.role_id == role_id)
         score_counts.recount(session, role_id)
         rescored = rescored._replace(band_changes=rescore.record_changes(now))
     role = session.get_one(Role, role_id)
@@ -531,6 +557,7 @@ def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> Resc
     roles = list(session.scalars(sa.select(Role).order_by(Role.id).with_for_update()))
     with long_statements(session), _InPlace(session, None) as rescore:
         rescored = rescore.run(month, now)
+        rank_applications(session)
         score_counts.recount(session)
         rescored = rescored._replace(band_changes=rescore.record_changes(now))
     for role in roles:

@@ -9,7 +9,7 @@ from service.models.catalog import CatalogState
 from service.models.competency import Competency, CompetencyAlias
 from service.models.erasure import CandidateTombstone
 from service.models.event import Event, OutboxCursor
-from service.models.funnel import JobProgressCount, JobStageCount, JobStayCount
+from service.models.funnel import JobCountStamp, JobProgressCount, JobStageCount, JobStayCount
 from service.models.idempotency import IdempotencyRecord
 from service.models.job import Job, JobStage, RejectionReason
 from service.models.match import Match, RoleScoreCount
@@ -34,6 +34,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Job",
+    "JobCountStamp",
     "JobProgressCount",
     "JobStage",
     "JobStageCount",

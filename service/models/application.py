@@ -59,6 +59,11 @@ class Application(Base):
     row_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A copy of the rank key of the candidate's stored match for the job's role, kept by every
+    # rescoring (service.domain.matching.rank_applications), so that the job's ranked view walks
+    # the job's own applications in order instead of the role's whole ranking; None once erased.
+    # Not part of the application's version: a rescoring does not change the application.
+    rank_key: Mapped[int | None]
 
     __mapper_args__ = {"version_id_col": row_version}
 
@@ -74,6 +79,8 @@ Index(
 )
 # The job's applications (its ranked view and its funnel), and the list by update time.
 Index("ix_applications_job", Application.job_id, Application.status, Application.stage_id)
+# The job's ranked view: best match first, then application id (the page's keyset).
+Index("ix_applications_job_rank", Application.job_id, Application.rank_key.desc(), Application.id)
 Index("ix_applications_updated", Application.updated_at, Application.id)
 
 

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Uuid, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.infra.orm import Base, UTCDateTime, utcnow
@@ -35,13 +35,6 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# The events of the transaction about to commit are found through this small partial index.
-Index(
-    "ix_events_unsequenced",
-    Event.id,
-    postgresql_where=text("seq IS NULL"),
-    sqlite_where=text("seq IS NULL"),
-)
 Index("ix_events_subject", Event.subject_id, Event.seq)
 Index("ix_events_created", Event.created_at)
 

@@ -11,6 +11,9 @@ funnel costs a few small index range scans whatever the number of applications a
 - ``job_stay_counts``: completed stays in a stage by duration in whole seconds, at two bucket
   widths: 1 second (exact values) and 1 day (to find a percentile's rank without reading every
   value).
+- ``job_count_stamps``: a fresh random stamp per job, replaced in the same transaction as any
+  of the job's counts change: what a cached funnel is checked against (a stamp is never reused,
+  even by a change that was rolled back, as a counter's next value would be).
 """
 
 from __future__ import annotations
@@ -58,3 +61,12 @@ class JobStayCount(Base):
     width: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class JobCountStamp(Base):
+    """The job's counts as of ``stamp``: a new random value whenever any of them changes."""
+
+    __tablename__ = "job_count_stamps"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id"), primary_key=True)
+    stamp: Mapped[uuid.UUID] = mapped_column(Uuid)
