@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, tuple_
+import sqlalchemy as sa
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -409,9 +410,18 @@ def _drop_duplicates(
     pair_list = list(pairs)
     for start in range(0, len(pair_list), 500):
         chunk = pair_list[start : start + 500]
+        # Joined to the pairs as a VALUES list: PostgreSQL planned a list of 500 (source,
+        # external id) tuples in IN as 500 OR-ed index conditions (23 ms a chunk of the demo
+        # load), and a plain IN list over a small table as a scan comparing every row with all
+        # 500 (158 ms at 10,000 candidates). VALUES has a known size: a hash or index join.
+        wanted = sa.values(
+            sa.column("source", sa.String), sa.column("external_id", sa.String), name="wanted"
+        ).data(chunk)
         for source, external_id, cid in session.execute(
-            select(Candidate.source, Candidate.external_id, Candidate.id).where(
-                tuple_(Candidate.source, Candidate.external_id).in_(chunk)
+            select(Candidate.source, Candidate.external_id, Candidate.id).join(
+                wanted,
+                (Candidate.source == wanted.c.source)
+                & (Candidate.external_id == wanted.c.external_id),
             )
         ):
             existing[(source, external_id)] = cid
