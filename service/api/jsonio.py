@@ -84,12 +84,21 @@ def rfc3339(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Timestamps in a body may be left as UTC datetimes: orjson writes them as :func:`rfc3339`
+# does (2026-11-26T10:42:57Z), in C. A page of 50 applications holds 250 of them: strftime
+# cost 3.3 us each, a sixth of the page's time in the worker (bench.pipeline, py-spy).
+_BODY_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS | orjson.OPT_NAIVE_UTC
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response from a body already in its documented shape (every view's, built by its
     resource's ``bodies.py``). Dumping bodies through marshmallow would cost more than the
     rest of a hot read; the schemas document them, and schemathesis checks every response
-    against them. Values are JSON types already: orjson refuses anything else (a Decimal)."""
-    response = Response(orjson.dumps(body), status=status, mimetype="application/json")
+    against them. Values are JSON types already (or UTC datetimes, see ``_BODY_OPTIONS``):
+    orjson refuses anything else (a Decimal)."""
+    response = Response(
+        orjson.dumps(body, option=_BODY_OPTIONS), status=status, mimetype="application/json"
+    )
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
