@@ -182,6 +182,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument(
+        "--loaders", type=int, default=2, help="rolefit demo --loaders (one per CPU here)"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {"candidates": args.candidates, "connections": args.connections}
 
@@ -190,14 +193,15 @@ def main() -> None:
         env["ROLEFIT_LOG_LEVEL"] = "INFO"  # the defaults a deployment runs
         rolefit(env, "db", "upgrade")
         started = time.perf_counter()
-        rolefit(env, "demo", "--candidates", str(args.candidates))
+        rolefit(env, "demo", "--candidates", str(args.candidates), "--loaders", str(args.loaders))
         load_seconds = time.perf_counter() - started
         results["load"] = {
+            "loaders": args.loaders,
             "seconds": round(load_seconds, 1),
             "candidates_per_second": round(args.candidates / load_seconds),
         }
         print(
-            f"load of {args.candidates:,}: {load_seconds:.1f} s, "
+            f"load of {args.candidates:,} ({args.loaders} loaders): {load_seconds:.1f} s, "
             f"{args.candidates / load_seconds:,.0f} candidates/s (target {TARGET_LOAD_RATE:,})",
             flush=True,
         )

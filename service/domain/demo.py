@@ -200,14 +200,22 @@ def load_demo(
     seed: int,
     today: Month | None = None,
     on_chunk: Callable[[], None] | None = None,
+    share: tuple[int, int] = (0, 1),
 ) -> tuple[int, int]:
-    """Create the first ``count`` demo candidates that are missing; returns (created, skipped)."""
+    """Create the first ``count`` demo candidates that are missing; returns (created, skipped).
+
+    ``share`` = (k, n): only every n-th chunk of :data:`CHUNK` candidates, starting at the
+    k-th, so that n loaders in parallel load each candidate once (:func:`demo_shares`). The
+    first share refreshes the planner's statistics as it goes."""
     from service.domain.matching import current_month
 
+    part, parts = share
     today = today or current_month()
     existing = set(session.scalars(select(Candidate.external_id).where(Candidate.source == SOURCE)))
     created = skipped = 0
     for chunk_number, start in enumerate(range(0, count, CHUNK)):
+        if chunk_number % parts != part:
+            continue
         items = []
         for index in range(start, min(count, start + CHUNK)):
             if f"demo-{seed}-{index:06d}" in existing:
@@ -217,10 +225,15 @@ def load_demo(
         if items:
             outcome = create_many(session, items)
             created += len(outcome.created)
-            if chunk_number % STATISTICS_EVERY == STATISTICS_EVERY - 1:
+            if part == 0 and chunk_number % STATISTICS_EVERY == STATISTICS_EVERY - 1:
                 refresh_statistics(session, Candidate, CandidateCompetency, Match)
             if on_chunk is not None:
                 on_chunk()
-    if created:
+    if created and parts == 1:
         refresh_statistics(session, Candidate, CandidateCompetency, Match)
     return created, skipped
+
+
+def finish_load(session: Session) -> None:
+    """After parallel shares: the planner's statistics of the loaded tables."""
+    refresh_statistics(session, Candidate, CandidateCompetency, Match)
