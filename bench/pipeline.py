@@ -37,6 +37,7 @@ from sqlalchemy import text
 
 from bench.common import env_for, gunicorn, request, rolefit, save, scratch_database, wrk
 from service.domain import funnel, funnel_counts
+from service.domain import jobs as jobs_domain
 from service.infra.database import Database
 from service.models import Job
 
@@ -203,10 +204,18 @@ def main() -> None:
             with database.session() as session:
                 job = session.get(Job, uuid.UUID(funnel_job))
                 assert job is not None
-                funnel.job_funnel(session, job)  # warm the caches once
+                stages = jobs_domain.current_stages(job)
+                # The funnel's SQL, run once each in this process after a warm-up: the counts'
+                # statements (what a read makes when the job's count stamp is new), and the
+                # computation from the applications and transitions (window functions).
+                funnel._read_counts(session, job, stages)
                 started = time.perf_counter()
-                funnel.job_funnel(session, job)
+                funnel._read_counts(session, job, stages)
                 sql_ms = (time.perf_counter() - started) * 1000
+                funnel.scanned_funnel(session, job)
+                started = time.perf_counter()
+                funnel.scanned_funnel(session, job)
+                scanned_ms = (time.perf_counter() - started) * 1000
             headers = {"Authorization": f"Bearer {key}"}
             stage = request("GET", f"{base}/v1/jobs/{jobs[JOBS]['id']}", key)[2]["stages"]
             move_body = json.dumps({"from_stage": stage[0]["id"], "to_stage": stage[1]["id"]})
@@ -277,6 +286,8 @@ def main() -> None:
             "funnel_p99_ms": round(p99, 1),
             "funnel_sql_ms": round(sql_ms, 1),
             "funnel_over_sql": round(p99 / sql_ms, 2),
+            "funnel_scanned_sql_ms": round(scanned_ms, 1),
+            "funnel_over_scanned_sql": round(p99 / scanned_ms, 2),
             "job_page_req_s": round(statistics.median(rounds["page"])),
             "ranking_req_s": round(statistics.median(rounds["ranking"])),
             "job_page_ratio": round(page, 3),
@@ -286,8 +297,9 @@ def main() -> None:
             "rounds": rounds,
         }
         print(
-            f"funnel of {share:,} applications: p99 {p99:.1f} ms (target 50), own SQL {sql_ms:.1f}"
-            f" ms, ratio {p99 / sql_ms:.2f} (target 3)"
+            f"funnel of {share:,} applications: p99 {p99:.1f} ms (target 50); its SQL from the"
+            f" counts {sql_ms:.1f} ms (ratio {p99 / sql_ms:.2f}), from the transitions"
+            f" {scanned_ms:.1f} ms (ratio {p99 / scanned_ms:.2f}; target 3)"
         )
         print(
             f"job applications page: {results['job_page_req_s']:,} req/s, ratio {page:.3f} of the"

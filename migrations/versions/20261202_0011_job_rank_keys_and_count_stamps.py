@@ -1,4 +1,4 @@
-"""job rank keys and count stamps: the job's ranked view and its funnel at constant cost
+"""job rank keys, count stamps, score counts by point: constant-cost job page, funnel, summary
 
 Revision ID: 0011
 Revises: 0010
@@ -10,6 +10,9 @@ Create Date: 2026-12-02 06:20:00
   the stored matches; erased applications keep none.
 - ``job_count_stamps``: a random stamp per job, replaced by every change of the job's funnel
   counts; a cached funnel is checked against it. Every job with applications gets one here.
+- ``role_score_point_counts``: the role summary's counts summed by whole point (at most 101
+  rows a role, with the sum of the scores), filled from the stored matches as
+  ``service.domain.score_counts`` defines them (written out here in SQL).
 - ``ix_events_unsequenced`` goes: the commit numbers its own events by id, and the partial
   index kept an entry per event until VACUUM, which the commit used to walk under the
   numbering lock.
@@ -64,6 +67,30 @@ def upgrade() -> None:
         f" SELECT job_id, {random_uuid} FROM (SELECT DISTINCT job_id FROM job_stage_counts) counted"
     )
 
+    op.create_table(
+        "role_score_point_counts",
+        sa.Column("role_id", sa.Integer(), nullable=False),
+        sa.Column("point", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.Column("met", sa.BigInteger(), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["role_id"],
+            ["roles.id"],
+            name=op.f("fk_role_score_point_counts_role_id_roles"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("role_id", "point", name=op.f("pk_role_score_point_counts")),
+    )
+    op.execute(
+        """
+        INSERT INTO role_score_point_counts (role_id, point, n, met, total)
+        SELECT role_id, score_hundredths / 100, count(*),
+               sum(CASE WHEN must_haves_met THEN 1 ELSE 0 END), sum(score_hundredths)
+        FROM matches GROUP BY role_id, score_hundredths / 100
+        """
+    )
+
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_events_unsequenced",
@@ -81,6 +108,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("seq IS NULL"),
             sqlite_where=sa.text("seq IS NULL"),
         )
+    op.drop_table("role_score_point_counts")
     op.drop_table("job_count_stamps")
     op.drop_index("ix_applications_job_rank", table_name="applications")
     with op.batch_alter_table("applications", schema=None) as batch_op:

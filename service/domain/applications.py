@@ -578,9 +578,9 @@ def act(
         application.hired_at = None
     application.status = rule.to_status
     application.updated_at = now
-    previous = funnel_counts.last_step(session, application.id)
-    funnel_counts.count_transition(
-        session,
+    with session.no_autoflush:  # one UPDATE of the application, with its counted positions
+        previous = funnel_counts.last_step(session, application.id)
+    deltas = funnel_counts.count_transition(
         application,
         left=(from_stage, from_status),
         previous=previous,
@@ -589,7 +589,7 @@ def act(
         hired=rule.kind == "hired",
     )
     session.flush()  # the version check: of two writers from one ETag, the second fails here
-    return _record(
+    transition = _record(
         session,
         application,
         job,
@@ -602,6 +602,8 @@ def act(
         at=now,
         seq=previous.seq + 1,
     )
+    funnel_counts.add_deltas(session, deltas)  # last: the rows every action on the job shares
+    return transition
 
 
 def _stage_still_there(session: Session, job: Job, application: Application, status: str) -> None:
@@ -711,6 +713,33 @@ def views(session: Session, applications: Sequence[Application]) -> list[Applica
         )
         for a in applications
     ]
+
+
+def view_after_action(
+    session: Session, application: Application, transition: Transition
+) -> ApplicationView:
+    """The view of an application an action just changed, from what the action read: its job
+    and stages and the rejection reason are in the session, the match is the one its
+    transition recorded. No query (:func:`views` makes four)."""
+    job = session.get_one(Job, application.job_id)
+    stage = next(s for s in job.stages if s.id == application.stage_id)
+    match = None
+    if transition.score_hundredths is not None:
+        match = MatchSnapshot(
+            transition.score_hundredths,
+            transition.band or "",
+            bool(transition.must_haves_met),
+            transition.role_version or 0,
+            transition.model_version or "",
+            transition.inputs_hash or "",
+            application.rank_key or 0,
+        )
+    reason = (
+        session.get(RejectionReason, application.rejection_reason)
+        if application.rejection_reason
+        else None
+    )
+    return ApplicationView(application, stage, match, reason.type if reason else None)
 
 
 def _stored_matches(

@@ -414,9 +414,13 @@ def _drop_duplicates(
         # external id) tuples in IN as 500 OR-ed index conditions (23 ms a chunk of the demo
         # load), and a plain IN list over a small table as a scan comparing every row with all
         # 500 (158 ms at 10,000 candidates). VALUES has a known size: a hash or index join.
-        wanted = sa.values(
-            sa.column("source", sa.String), sa.column("external_id", sa.String), name="wanted"
-        ).data(chunk)
+        wanted = (  # a CTE: SQLite has no column aliases on a VALUES subquery
+            sa.values(
+                sa.column("source", sa.String), sa.column("external_id", sa.String), name="wanted"
+            )
+            .data(chunk)
+            .cte("wanted")
+        )
         for source, external_id, cid in session.execute(
             select(Candidate.source, Candidate.external_id, Candidate.id).join(
                 wanted,

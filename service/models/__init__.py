@@ -12,7 +12,7 @@ from service.models.event import Event, OutboxCursor
 from service.models.funnel import JobCountStamp, JobProgressCount, JobStageCount, JobStayCount
 from service.models.idempotency import IdempotencyRecord
 from service.models.job import Job, JobStage, RejectionReason
-from service.models.match import Match, RoleScoreCount
+from service.models.match import Match, RoleScoreCount, RoleScorePointCount
 from service.models.ratelimit import RateLimitCounter
 from service.models.role import Responsibility, Role, RoleVersion
 from service.models.webhook import Delivery, DeliveryAttempt, WebhookEndpoint
@@ -46,6 +46,7 @@ __all__ = [
     "Responsibility",
     "Role",
     "RoleScoreCount",
+    "RoleScorePointCount",
     "RoleVersion",
     "SelfIdentification",
     "Transition",

@@ -78,3 +78,19 @@ class RoleScoreCount(Base):
     score_hundredths: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
     met: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RoleScorePointCount(Base):
+    """The same counts by whole point (``point`` = ``score_hundredths // 100``, 0..100), with
+    the sum of the scores: at most 101 rows per role, so that the summary reads its totals and
+    locates a percentile's point without summing 10,001 counters on every read."""
+
+    __tablename__ = "role_score_point_counts"
+
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    point: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    met: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -31,7 +31,7 @@ from service.domain.candidates import (
     replace_records,
     update_candidate,
 )
-from service.models import Candidate, Match, Role, RoleScoreCount
+from service.models import Candidate, Match, Role, RoleScoreCount, RoleScorePointCount
 
 COMPETENCIES = (
     "technical-depth",
@@ -108,6 +108,32 @@ def _counters(session: Session) -> dict[tuple[int, int], tuple[int, int]]:
     }
 
 
+def _point_counters(session: Session) -> dict[tuple[int, int], tuple[int, int, int]]:
+    return {
+        (r, p): (n, m, t)
+        for r, p, n, m, t in session.execute(
+            select(
+                RoleScorePointCount.role_id,
+                RoleScorePointCount.point,
+                RoleScorePointCount.n,
+                RoleScorePointCount.met,
+                RoleScorePointCount.total,
+            ).where(RoleScorePointCount.n != 0)
+        )
+    }
+
+
+def _points_of(counters: dict[tuple[int, int], tuple[int, int]]) -> dict[Any, Any]:
+    """The exact counters summed by whole point: what the point counts must hold."""
+    points: dict[tuple[int, int], list[int]] = {}
+    for (role, score), (n, met) in counters.items():
+        sums = points.setdefault((role, score // 100), [0, 0, 0])
+        sums[0] += n
+        sums[1] += met
+        sums[2] += n * score
+    return {key: tuple(sums) for key, sums in points.items()}
+
+
 def assert_exact(session: Session, when: str) -> None:
     session.commit()  # each write is its own transaction and session, as each request is
     session.expunge_all()
@@ -117,8 +143,11 @@ def assert_exact(session: Session, when: str) -> None:
         assert counted == scanned, f"after {when}, role {role_id}"
     incremental = _counters(session)
     assert all(n > 0 and 0 <= m <= n for n, m in incremental.values()), when
+    points = _point_counters(session)
+    assert points == _points_of(incremental), f"after {when}, the counts by point"
     score_counts.recount(session)
     assert _counters(session) == incremental, f"after {when}, recounted"
+    assert _point_counters(session) == points, f"after {when}, recounted by point"
 
 
 def _records(rnd: random.Random) -> list[dict[str, Any]]:
@@ -255,6 +284,11 @@ def test_percentiles_across_histogram_buckets(session: Session, scores: list[int
     for score in sorted(set(scores)):
         session.add(
             RoleScoreCount(role_id=tpm, score_hundredths=score, n=scores.count(score), met=0)
+        )
+    for point in sorted({s // 100 for s in scores}):
+        here = [s for s in scores if s // 100 == point]
+        session.add(
+            RoleScorePointCount(role_id=tpm, point=point, n=len(here), met=0, total=sum(here))
         )
     session.flush()
     ordered = sorted(scores)
