@@ -212,7 +212,9 @@ def load_demo(
     part, parts = share
     today = today or current_month()
     existing = set(session.scalars(select(Candidate.external_id).where(Candidate.source == SOURCE)))
-    created = skipped = 0
+    created = skipped = loaded = 0
+    # The first share refreshes the statistics every STATISTICS_EVERY chunks of the whole load.
+    refresh_every = max(1, STATISTICS_EVERY // parts)
     for chunk_number, start in enumerate(range(0, count, CHUNK)):
         if chunk_number % parts != part:
             continue
@@ -225,7 +227,8 @@ def load_demo(
         if items:
             outcome = create_many(session, items)
             created += len(outcome.created)
-            if part == 0 and chunk_number % STATISTICS_EVERY == STATISTICS_EVERY - 1:
+            loaded += 1
+            if part == 0 and loaded % refresh_every == 0:
                 refresh_statistics(session, Candidate, CandidateCompetency, Match)
             if on_chunk is not None:
                 on_chunk()
