@@ -53,3 +53,26 @@ def test_demo_people_answer_the_self_identification_deterministically(
         load_demo(again, count=200, seed=7)
         load_demo_answers(again, seed=7)
         assert _answers(again) == first
+
+
+def _people(session: Session) -> list[tuple[str | None, str, str | None, str | None]]:
+    rows = session.execute(
+        select(Candidate.external_id, Candidate.name, Candidate.headline, Candidate.records_digest)
+        .where(Candidate.source == "demo")
+        .order_by(Candidate.external_id)
+    )
+    return [tuple(row) for row in rows]
+
+
+def test_parallel_shares_load_each_demo_candidate_once(
+    session: Session, database: Database
+) -> None:
+    """``rolefit demo --loaders 3``: the shares together are the single load, no one twice."""
+    created = [load_demo(session, count=1100, seed=7, share=(k, 3))[0] for k in (2, 0, 1)]
+    assert created == [100, 500, 500]  # chunks of 500: the third share takes the last 100
+    shared = _people(session)
+    session.commit()
+    reset_database(database)
+    assert load_demo(session, count=1100, seed=7) == (1100, 0)
+    assert _people(session) == shared
+    assert load_demo(session, count=1100, seed=7, share=(1, 3)) == (0, 500)  # all there
