@@ -132,13 +132,15 @@ class Api:
     def done(
         self, application_id: str, action: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """An action that must succeed: 200 with a new ETag, the one a GET then shows."""
+        """An action that must succeed: 200 with a new ETag and the body a GET then shows (the
+        answer is built from what the action read, the GET from the database)."""
         url = f"{APPLICATIONS}/{application_id}"
         before = self.etag(url)
         response = self.act(application_id, action, body, before)
         assert response.status_code == 200, response.data
         assert response.headers["ETag"] != before
         assert response.headers["ETag"] == self.etag(url)
+        assert response.get_json() == self.ok(url)
         return response.get_json()
 
     def move(self, application: dict[str, Any], to_stage: str, **body: Any) -> dict[str, Any]:
