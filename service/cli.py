@@ -168,7 +168,7 @@ def demo(count: int, seed: int, loaders: int) -> None:
     A single loader leaves the machine half idle (it waits while the database scores each chunk
     in SQL, and the database waits while it builds the next): with two CPUs, ``--loaders 2``
     loads about twice as fast (bench.scale)."""
-    from service.domain.demo import finish_load, load_demo
+    from service.domain.demo import finish_load
     from service.domain.demo_answers import load_demo_answers
     from service.domain.demo_pipeline import load_demo_pipeline
     from service.domain.matching import current_month
@@ -177,17 +177,16 @@ def demo(count: int, seed: int, loaders: int) -> None:
     today = current_month()  # one month for every loader
     if database.engine.dialect.name != "postgresql":
         loaders = 1  # SQLite takes one writer at a time: more loaders would only wait
+    shares = [(count, seed, today, (k, loaders)) for k in range(loaders)]
     if loaders == 1:
-        with database.session() as session:
-            created, skipped = load_demo(
-                session, count=count, seed=seed, today=today, on_chunk=session.commit
-            )
+        results = [_load_demo_share(shares[0])]
     else:
         context = multiprocessing.get_context("spawn")  # no connection crosses a fork
         with concurrent.futures.ProcessPoolExecutor(loaders, mp_context=context) as pool:
-            shares = [(count, seed, today, (k, loaders)) for k in range(loaders)]
             results = list(pool.map(_load_demo_share, shares))
-        created, skipped = (sum(r[i] for r in results) for i in (0, 1))
+    created = sum(share_created for share_created, _ in results)
+    skipped = sum(share_skipped for _, share_skipped in results)
+    if created:
         with database.session() as session:
             finish_load(session)
             session.commit()
@@ -203,7 +202,8 @@ def demo(count: int, seed: int, loaders: int) -> None:
 
 
 def _load_demo_share(args: tuple[int, int, Any, tuple[int, int]]) -> tuple[int, int]:
-    """One loader process of ``rolefit demo --loaders``: its share of the chunks."""
+    """One loader of ``rolefit demo`` (a process of its own with ``--loaders``): its share of
+    the chunks, each committed."""
     from service.domain.demo import load_demo
 
     count, seed, today, share = args

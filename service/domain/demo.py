@@ -205,8 +205,8 @@ def load_demo(
     """Create the first ``count`` demo candidates that are missing; returns (created, skipped).
 
     ``share`` = (k, n): only every n-th chunk of :data:`CHUNK` candidates, starting at the
-    k-th, so that n loaders in parallel load each candidate once (:func:`demo_shares`). The
-    first share refreshes the planner's statistics as it goes."""
+    k-th, so that n loaders in parallel load each candidate once. The first share refreshes
+    the planner's statistics as it goes; :func:`finish_load` once at the end."""
     from service.domain.matching import current_month
 
     part, parts = share
@@ -232,11 +232,9 @@ def load_demo(
                 refresh_statistics(session, Candidate, CandidateCompetency, Match)
             if on_chunk is not None:
                 on_chunk()
-    if created and parts == 1:
-        refresh_statistics(session, Candidate, CandidateCompetency, Match)
     return created, skipped
 
 
 def finish_load(session: Session) -> None:
-    """After parallel shares: the planner's statistics of the loaded tables."""
+    """After a load (every share of it): the planner's statistics of the loaded tables."""
     refresh_statistics(session, Candidate, CandidateCompetency, Match)

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.domain.errors import NotFound
-from service.infra.bulk import bulk_insert
+from service.infra.bulk import bulk_insert, chunked
 from service.infra.ids import event_id
 from service.infra.orm import utcnow
 from service.models import Delivery, DeliveryAttempt, Event, OutboxCursor
@@ -213,13 +213,13 @@ def _number_pending_events(session: Session) -> None:
     session.flush()
     pending = sorted(
         id
-        for chunk in _chunks(emitted, 1000)
+        for chunk in chunked(emitted, 1000)
         for id in session.scalars(select(Event.id).where(Event.id.in_(chunk), Event.seq.is_(None)))
     )
     if not pending:
         return
     base = _advance(session, "seq", len(pending)) - len(pending)  # the seq before the first
-    for chunk in _chunks(pending, 1000):  # one statement per thousand: a batch's 500 in one
+    for chunk in chunked(pending, 1000):  # one statement per thousand: a batch's 500 in one
         numbered = (
             select(Event.id, (base + func.row_number().over(order_by=Event.id)).label("seq"))
             .where(Event.id.in_(chunk))
@@ -237,11 +237,6 @@ def _number_pending_events(session: Session) -> None:
 @orm_event.listens_for(Session, "after_rollback")
 def _forget_pending_events(session: Session) -> None:
     session.info.pop(_PENDING, None)
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _advance(session: Session, name: str, by: int) -> int:

@@ -34,10 +34,9 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.infra.counters import add_to_counts
+from service.infra.counters import add_to_counts, set_values
 from service.infra.orm import epoch_seconds, whole_seconds
 from service.models import (
     Application,
@@ -272,18 +271,8 @@ def count_stamp(session: Session, job_id: uuid.UUID) -> uuid.UUID | None:
 def _restamp(session: Session, job_ids: set[uuid.UUID]) -> None:
     """Give each job a new count stamp, in job order (the first rows of the job's counts that
     a change locks, always in the same order: concurrent changes queue, never deadlock)."""
-    if not job_ids:
-        return
-    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = _table(JobCountStamp)
-    insert = module.insert(table).values(
-        [{"job_id": job_id, "stamp": uuid.uuid4()} for job_id in sorted(job_ids)]
-    )
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["job_id"], set_={"stamp": insert.excluded.stamp}
-        )
-    )
+    rows = [{"job_id": job_id, "stamp": uuid.uuid4()} for job_id in job_ids]
+    set_values(session, _table(JobCountStamp), ("job_id",), rows)
 
 
 def _floor_div(value: Any, divisor: int) -> Any:

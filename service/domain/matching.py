@@ -50,6 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.domain import catalog, events, score_counts, scoring
+from service.infra.bulk import chunked
 from service.infra.database import long_statements
 from service.infra.driver_query import DriverQuery
 from service.infra.orm import UTCDateTime, utcnow
@@ -380,7 +381,10 @@ def _upsert(dialect: str, by_role: bool, by_candidates: bool) -> sa.Executable:
 
 
 def _params(
-    as_of: scoring.Month, now: datetime, role_id: int | None, candidate_ids: list[uuid.UUID] | None
+    as_of: scoring.Month,
+    now: datetime,
+    role_id: int | None,
+    candidate_ids: Sequence[uuid.UUID] | None,
 ) -> dict[str, Any]:
     """The bound parameters of :func:`_scores_select` for this month, time and selection."""
     params: dict[str, Any] = {
@@ -403,7 +407,7 @@ def _write(
     now: datetime,
     *,
     role_id: int | None = None,
-    candidate_ids: list[uuid.UUID] | None = None,
+    candidate_ids: Sequence[uuid.UUID] | None = None,
 ) -> int:
     """Score the selected (candidate, role) pairs into ``matches``; returns the row count."""
     params = _params(as_of, now, role_id, candidate_ids)
@@ -429,10 +433,8 @@ def _resolve(as_of: scoring.Month | None) -> tuple[scoring.Month, datetime]:
     return (current_month(now) if as_of is None else as_of), now
 
 
-def _chunks(ids: Iterable[uuid.UUID], size: int) -> Iterable[list[uuid.UUID]]:
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), size):
-        yield unique[start : start + size]
+def _chunks(ids: Iterable[uuid.UUID], size: int) -> Iterable[Sequence[uuid.UUID]]:
+    return chunked(list(dict.fromkeys(ids)), size)  # each candidate once
 
 
 # --------------------------------------------------------------------------- rescoring

@@ -57,48 +57,36 @@ _POINT_KEYS = ("role_id", "point")
 _POINT_COUNTERS = ("n", "met", "total")
 
 
-def _grouped(sign: int, *criteria: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    """(role, score, sign * count, sign * must-haves met) of the matches selected."""
+def _grouped(
+    sign: int, bucket: sa.ColumnElement[int], *criteria: sa.ColumnElement[bool], total: bool
+) -> sa.Select[Any]:
+    """(role, ``bucket``, sign * count, sign * must-haves met[, sign * sum of the scores]) of
+    the matches selected, by role and bucket (the exact score, or its whole point)."""
     m = _MATCHES
     met = sa.case((m.c.must_haves_met, 1), else_=0)
+    sums = [sa.func.count(), sa.func.sum(met)]
+    if total:
+        sums.append(sa.func.sum(m.c.score_hundredths))
     return (
-        sa.select(
-            m.c.role_id,
-            m.c.score_hundredths,
-            sa.literal(sign) * sa.func.count(),
-            sa.literal(sign) * sa.func.sum(met),
-        )
+        sa.select(m.c.role_id, bucket, *(sa.literal(sign) * value for value in sums))
         # SQLite needs a WHERE before ON CONFLICT (else "ON" may parse as a join constraint).
         .where(sa.true(), *criteria)
-        .group_by(m.c.role_id, m.c.score_hundredths)
-        .order_by(m.c.role_id, m.c.score_hundredths)
+        .group_by(m.c.role_id, bucket)
+        .order_by(m.c.role_id, bucket)
     )
 
 
-def _grouped_by_point(sign: int, *criteria: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    """(role, point, sign * count, sign * must-haves met, sign * sum of scores)."""
-    m = _MATCHES
-    met = sa.case((m.c.must_haves_met, 1), else_=0)
-    point = m.c.score_hundredths // 100
-    return (
-        sa.select(
-            m.c.role_id,
-            point,
-            sa.literal(sign) * sa.func.count(),
-            sa.literal(sign) * sa.func.sum(met),
-            sa.literal(sign) * sa.func.sum(m.c.score_hundredths),
-        )
-        .where(sa.true(), *criteria)
-        .group_by(m.c.role_id, point)
-        .order_by(m.c.role_id, point)
-    )
+def _by_score(sign: int, *criteria: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return _grouped(sign, _MATCHES.c.score_hundredths, *criteria, total=False)
+
+
+def _by_point(sign: int, *criteria: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return _grouped(sign, _MATCHES.c.score_hundredths // 100, *criteria, total=True)
 
 
 def _add_both(session: Session, sign: int, *criteria: sa.ColumnElement[bool]) -> None:
-    add_selected_counts(session, _COUNTS, _KEYS, _COUNTERS, _grouped(sign, *criteria))
-    add_selected_counts(
-        session, _POINTS, _POINT_KEYS, _POINT_COUNTERS, _grouped_by_point(sign, *criteria)
-    )
+    add_selected_counts(session, _COUNTS, _KEYS, _COUNTERS, _by_score(sign, *criteria))
+    add_selected_counts(session, _POINTS, _POINT_KEYS, _POINT_COUNTERS, _by_point(sign, *criteria))
 
 
 def remove(session: Session, *criteria: sa.ColumnElement[bool]) -> None:
@@ -116,8 +104,8 @@ def recount(session: Session, role_id: int | None = None) -> None:
     grouped insert, for writes that replaced every match of the role."""
     of_role = () if role_id is None else (_MATCHES.c.role_id == role_id,)
     for table, keys, counters, grouped in (
-        (_COUNTS, _KEYS, _COUNTERS, _grouped),
-        (_POINTS, _POINT_KEYS, _POINT_COUNTERS, _grouped_by_point),
+        (_COUNTS, _KEYS, _COUNTERS, _by_score),
+        (_POINTS, _POINT_KEYS, _POINT_COUNTERS, _by_point),
     ):
         by_role = () if role_id is None else (table.c.role_id == role_id,)
         session.execute(sa.delete(table).where(*by_role))

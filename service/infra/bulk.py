@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 import orjson
 from sqlalchemy import JSON, Connection, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
+
+T = TypeVar("T")
 
 
 def bulk_insert(session: Session, model: type[DeclarativeBase], rows: list[dict[str, Any]]) -> None:
@@ -54,6 +57,12 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
         raise DBAPIError.instance(
             sql, None, error, dbapi.Error, connection_invalidated=bool(driver.broken)
         ) from error
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size`` (bounds a statement's IN list)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def refresh_statistics(session: Session, *models: type[DeclarativeBase]) -> None:

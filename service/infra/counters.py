@@ -42,6 +42,21 @@ def add_to_counts(
     )
 
 
+def set_values(
+    session: Session, table: sa.Table, key_columns: Sequence[str], rows: list[dict[str, Any]]
+) -> None:
+    """Write ``rows`` (every column of the table), replacing the other columns of the keys that
+    exist: one multi-row ``INSERT ... ON CONFLICT DO UPDATE``, the keys in sorted order (as
+    :func:`add_to_counts`, so that concurrent writers lock shared rows in the same order)."""
+    if not rows:
+        return
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key_columns))
+    insert = module.insert(table).values(ordered)
+    replaced = {name: insert.excluded[name] for name in ordered[0] if name not in key_columns}
+    session.execute(insert.on_conflict_do_update(index_elements=list(key_columns), set_=replaced))
+
+
 def add_selected_counts(
     session: Session,
     table: sa.Table,
