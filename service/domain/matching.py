@@ -108,6 +108,9 @@ _MATCH_COLUMNS = (
     "candidate_name",
     "candidate_headline",
 )
+_SCORED_COLUMNS = _MATCH_COLUMNS[:-2]
+"""The columns a rescoring computes: all but the copies of the candidate's name and headline,
+which a role's rescore never changes (the temporary table of a million rows without them)."""
 
 
 def current_month(now: datetime | None = None) -> scoring.Month:
@@ -593,6 +596,7 @@ class _InPlace:
             *(
                 sa.Column(c.name, c.type, primary_key=c.name in _MATCH_KEY)
                 for c in _MATCHES.columns
+                if c.name in _SCORED_COLUMNS
             ),
             sa.Column("old_score_hundredths", sa.Integer),
             sa.Column("old_band", sa.String(16)),
@@ -610,18 +614,29 @@ class _InPlace:
         t, m = self.table, _MATCHES
         scored = _scores_select(dialect, self.role_id is not None, False).subquery("scored")
         new = dict(zip(_MATCH_COLUMNS, scored.c, strict=True))
+        # The stored rows of the role alone: the planner cannot carry the role from the scored
+        # rows (an aggregate's output) to this side, and joined all roles' rows (2,000,000 at a
+        # million candidates, a 230 MB hash).
+        of_role = () if self.role_id is None else (m.c.role_id == self.role_id,)
         fill = sa.select(
-            *new.values(), m.c.score_hundredths, m.c.band, m.c.must_haves_met
+            *(new[name] for name in _SCORED_COLUMNS),
+            m.c.score_hundredths,
+            m.c.band,
+            m.c.must_haves_met,
         ).select_from(
             scored.outerjoin(
                 m,
-                sa.and_(m.c.role_id == new["role_id"], m.c.candidate_id == new["candidate_id"]),
+                sa.and_(
+                    m.c.role_id == new["role_id"],
+                    m.c.candidate_id == new["candidate_id"],
+                    *of_role,
+                ),
             )
         )
         params = _params(month, now, self.role_id, None)
         scored_count = self._count(
             sa.insert(t).from_select(
-                [*_MATCH_COLUMNS, "old_score_hundredths", "old_band", "old_must_haves_met"],
+                [*_SCORED_COLUMNS, "old_score_hundredths", "old_band", "old_must_haves_met"],
                 fill,
             ),
             params,
@@ -633,20 +648,25 @@ class _InPlace:
         changed = sa.or_(
             *(
                 m.c[name].is_distinct_from(t.c[name])
-                for name in _MATCH_COLUMNS
+                for name in _SCORED_COLUMNS
                 if name not in (*_MATCH_KEY, "computed_at")
             )
         )
         updated = self._count(
             sa.update(m)
-            .where(m.c.role_id == t.c.role_id, m.c.candidate_id == t.c.candidate_id, changed)
-            .values({name: t.c[name] for name in _MATCH_COLUMNS if name not in _MATCH_KEY}),
+            .where(
+                m.c.role_id == t.c.role_id, m.c.candidate_id == t.c.candidate_id, *of_role, changed
+            )
+            .values({name: t.c[name] for name in _SCORED_COLUMNS if name not in _MATCH_KEY}),
             {},
         )
+        c = cast(sa.Table, Candidate.__table__)
         inserted = self._count(
             sa.insert(m).from_select(
-                list(_MATCH_COLUMNS),
-                sa.select(*(t.c[name] for name in _MATCH_COLUMNS)).where(t.c.old_band.is_(None)),
+                [*_SCORED_COLUMNS, "candidate_name", "candidate_headline"],
+                sa.select(*(t.c[name] for name in _SCORED_COLUMNS), c.c.name, c.c.headline)
+                .join(c, c.c.id == t.c.candidate_id)
+                .where(t.c.old_band.is_(None)),
             ),
             {},
         )

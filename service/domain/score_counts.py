@@ -100,16 +100,30 @@ def add(session: Session, *criteria: sa.ColumnElement[bool]) -> None:
 
 
 def recount(session: Session, role_id: int | None = None) -> None:
-    """The counts of one role (or of every role) again from its matches: a delete and one
-    grouped insert, for writes that replaced every match of the role."""
+    """The counts of one role (or of every role) again from its matches, for writes that
+    replaced every match of the role: the exact counts by one grouped scan of the matches,
+    then the counts by point from those (at most 10,001 rows a role, not a second scan of a
+    million matches)."""
     of_role = () if role_id is None else (_MATCHES.c.role_id == role_id,)
-    for table, keys, counters, grouped in (
-        (_COUNTS, _KEYS, _COUNTERS, _by_score),
-        (_POINTS, _POINT_KEYS, _POINT_COUNTERS, _by_point),
-    ):
-        by_role = () if role_id is None else (table.c.role_id == role_id,)
-        session.execute(sa.delete(table).where(*by_role))
-        session.execute(sa.insert(table).from_select([*keys, *counters], grouped(1, *of_role)))
+    for table in (_COUNTS, _POINTS):
+        session.execute(
+            sa.delete(table).where(*(() if role_id is None else (table.c.role_id == role_id,)))
+        )
+    session.execute(sa.insert(_COUNTS).from_select([*_KEYS, *_COUNTERS], _by_score(1, *of_role)))
+    c = _COUNTS.c
+    point = c.score_hundredths // 100
+    by_point = (
+        sa.select(
+            c.role_id,
+            point,
+            sa.func.sum(c.n),
+            sa.func.sum(c.met),
+            sa.func.sum(c.n * c.score_hundredths),
+        )
+        .where(*(() if role_id is None else (c.role_id == role_id,)))
+        .group_by(c.role_id, point)
+    )
+    session.execute(sa.insert(_POINTS).from_select([*_POINT_KEYS, *_POINT_COUNTERS], by_point))
 
 
 _c = _COUNTS.c
