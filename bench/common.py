@@ -139,6 +139,28 @@ def wrk(
     script: str | None = None,
 ) -> float:
     """Requests per second that wrk measured; fails on any non-2xx response."""
+    return wrk_figures(
+        url,
+        seconds=seconds,
+        connections=connections,
+        threads=threads,
+        headers=headers,
+        script=script,
+    )["rps"]
+
+
+def wrk_figures(
+    url: str,
+    *,
+    seconds: int = 10,
+    connections: int = 8,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
+    script: str | None = None,
+) -> dict[str, float]:
+    """wrk's requests per second and its 50th and 99th percentile latencies (``rps``,
+    ``p50_ms``, ``p99_ms``); fails on any non-2xx response."""
+    threads = min(threads, connections)  # wrk refuses more threads than connections
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
@@ -150,7 +172,20 @@ def wrk(
     match = re.search(r"Requests/sec:\s+([\d.]+)", output)
     if not match:
         raise RuntimeError(output)
-    return float(match.group(1))
+    return {
+        "rps": float(match.group(1)),
+        "p50_ms": _percentile_ms(output, 50),
+        "p99_ms": _percentile_ms(output, 99),
+    }
+
+
+def _percentile_ms(output: str, percent: int) -> float:
+    """One line of wrk's latency distribution (``--latency``), in ms."""
+    found = re.search(rf"\b{percent}%\s+([\d.]+)(us|ms|s)\b", output)
+    if not found:
+        raise RuntimeError(output)
+    factor = {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+    return float(found.group(1)) * factor
 
 
 def post_script(body: dict, headers: dict[str, str]) -> str:

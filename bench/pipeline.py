@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -35,7 +33,16 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.common import env_for, gunicorn, request, rolefit, save, scratch_database, wrk
+from bench.common import (
+    env_for,
+    gunicorn,
+    request,
+    rolefit,
+    save,
+    scratch_database,
+    wrk,
+    wrk_figures,
+)
 from service.domain import funnel, funnel_counts
 from service.domain import jobs as jobs_domain
 from service.infra.database import Database
@@ -127,23 +134,8 @@ def lua_script(method: str, template: str, ids: list[str], body: str) -> str:
 
 def p99_ms(url: str, key: str, seconds: int) -> float:
     """wrk's 99th percentile latency, in milliseconds, at 16 connections."""
-    args = [
-        "wrk",
-        "-t2",
-        "-c16",
-        f"-d{seconds}s",
-        "--latency",
-        "-H",
-        f"Authorization: Bearer {key}",
-    ]
-    output = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
-    if "Non-2xx" in output:
-        raise RuntimeError(output)
-    match = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", output)
-    if not match:
-        raise RuntimeError(output)
-    value, unit = float(match.group(1)), match.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    headers = {"Authorization": f"Bearer {key}"}
+    return wrk_figures(url, seconds=seconds, connections=16, headers=headers)["p99_ms"]
 
 
 def main() -> None:

@@ -24,8 +24,6 @@ on, and the plans (EXPLAIN ANALYZE, BUFFERS) of its statements slower than 100 m
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +31,16 @@ from typing import Any
 
 from sqlalchemy import create_engine, select, text
 
-from bench.common import env_for, gunicorn, psql_db, request, rolefit, save, scratch_database
+from bench.common import (
+    env_for,
+    gunicorn,
+    psql_db,
+    request,
+    rolefit,
+    save,
+    scratch_database,
+    wrk_figures,
+)
 from service.api.pagination import encode_cursor
 from service.domain import catalog, roles
 from service.infra.database import Database
@@ -45,32 +52,17 @@ TARGET_LOAD_RATE = 4000
 
 
 def measure(url: str, seconds: int, connections: int, key: str | None = None) -> dict[str, float]:
-    """wrk's requests per second and 50th and 99th percentile latency (ms); fails on any
-    non-2xx."""
-    threads = min(2, connections)
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    if key is not None:
-        args += ["-H", f"Authorization: Bearer {key}"]
-    output = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
-    if "Non-2xx" in output:
-        raise RuntimeError(f"non-2xx responses from {url}:\n{output}")
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if not rate:
-        raise RuntimeError(output)
-    return {
-        "rps": float(rate.group(1)),
-        "p50_ms": _percentile_ms(output, 50),
-        "p99_ms": _percentile_ms(output, 99),
-    }
+    """wrk's req/s, p50 and p99 (ms) with the key; fails on any non-2xx."""
+    headers = None if key is None else {"Authorization": f"Bearer {key}"}
+    return wrk_figures(url, seconds=seconds, connections=connections, headers=headers)
 
 
-def _percentile_ms(output: str, percent: int) -> float:
-    """One line of wrk's latency distribution (``--latency``), in ms."""
-    found = re.search(rf"\b{percent}%\s+([\d.]+)(us|ms|s)\b", output)
-    if not found:
-        raise RuntimeError(output)
-    factor = {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
-    return float(found.group(1)) * factor
+def verdict(name: str, p99_ms: float) -> str:
+    """`` (target N ms: ok)`` or ``MISSED`` for an endpoint with a p99 target, else ''."""
+    limit = TARGETS_P99_MS.get(name)
+    if limit is None:
+        return ""
+    return f" (target {limit} ms: {'ok' if p99_ms <= limit else 'MISSED'})"
 
 
 def load(env: dict[str, str], candidates: int, loaders: int) -> dict[str, Any]:
@@ -294,14 +286,9 @@ def main() -> None:
                 middle = sorted(measured, key=lambda r: r["of_one_query"])[len(measured) // 2]
                 results["reads"][name] = {k: round(v, 3) for k, v in middle.items()}
                 row = results["reads"][name]
-                limit = TARGETS_P99_MS.get(name)
-                verdict = (
-                    ""
-                    if limit is None
-                    else f" (target {limit} ms: {'ok' if row['p99_ms'] <= limit else 'MISSED'})"
-                )
                 print(
-                    f"{name:18s} p99 {row['p99_ms']:7.1f} ms{verdict}  {row['rps']:7.0f} req/s"
+                    f"{name:18s} p99 {row['p99_ms']:7.1f} ms{verdict(name, row['p99_ms'])}"
+                    f"  {row['rps']:7.0f} req/s"
                     f"  {row['of_one_query']:.2f} of one-query ({row['one_query_rps']:.0f} req/s,"
                     f" p99 {row['one_query_p99_ms']:.1f} ms)  {row['of_hello']:.2f} of hello"
                     f" ({row['hello_rps']:.0f} req/s)",
@@ -319,15 +306,10 @@ def main() -> None:
             for name, read_url in targets.items():
                 alone = measure(read_url, args.seconds, 1, key)
                 results["one_client"][name] = alone
-                limit = TARGETS_P99_MS.get(name)
-                verdict = (
-                    ""
-                    if limit is None
-                    else f" (target {limit} ms: {'ok' if alone['p99_ms'] <= limit else 'MISSED'})"
-                )
                 print(
                     f"one client: {name:18s} p50 {alone['p50_ms']:6.2f} ms,"
-                    f" p99 {alone['p99_ms']:6.2f} ms{verdict}, {alone['rps']:6.0f} req/s",
+                    f" p99 {alone['p99_ms']:6.2f} ms{verdict(name, alone['p99_ms'])},"
+                    f" {alone['rps']:6.0f} req/s",
                     flush=True,
                 )
             results["role_change"] = role_change(url, base, key)

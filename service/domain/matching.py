@@ -108,9 +108,11 @@ _MATCH_COLUMNS = (
     "candidate_name",
     "candidate_headline",
 )
-_SCORED_COLUMNS = _MATCH_COLUMNS[:-2]
-"""The columns a rescoring computes: all but the copies of the candidate's name and headline,
-which a role's rescore never changes (the temporary table of a million rows without them)."""
+_SCORED_COLUMNS = tuple(
+    name for name in _MATCH_COLUMNS if name not in ("candidate_name", "candidate_headline")
+)
+"""What a role's rescore computes: every column but the copies of the candidate's name and
+headline, which it never changes (so its temporary table of a million rows leaves them out)."""
 
 
 def current_month(now: datetime | None = None) -> scoring.Month:
@@ -660,12 +662,13 @@ class _InPlace:
             .values({name: t.c[name] for name in _SCORED_COLUMNS if name not in _MATCH_KEY}),
             {},
         )
-        c = cast(sa.Table, Candidate.__table__)
         inserted = self._count(
             sa.insert(m).from_select(
                 [*_SCORED_COLUMNS, "candidate_name", "candidate_headline"],
-                sa.select(*(t.c[name] for name in _SCORED_COLUMNS), c.c.name, c.c.headline)
-                .join(c, c.c.id == t.c.candidate_id)
+                sa.select(
+                    *(t.c[name] for name in _SCORED_COLUMNS), Candidate.name, Candidate.headline
+                )
+                .join(Candidate, Candidate.id == t.c.candidate_id)
                 .where(t.c.old_band.is_(None)),
             ),
             {},

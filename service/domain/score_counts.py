@@ -104,12 +104,15 @@ def recount(session: Session, role_id: int | None = None) -> None:
     replaced every match of the role: the exact counts by one grouped scan of the matches,
     then the counts by point from those (at most 10,001 rows a role, not a second scan of a
     million matches)."""
-    of_role = () if role_id is None else (_MATCHES.c.role_id == role_id,)
+
+    def of_role(table: sa.Table) -> tuple[sa.ColumnElement[bool], ...]:
+        return () if role_id is None else (table.c.role_id == role_id,)
+
     for table in (_COUNTS, _POINTS):
-        session.execute(
-            sa.delete(table).where(*(() if role_id is None else (table.c.role_id == role_id,)))
-        )
-    session.execute(sa.insert(_COUNTS).from_select([*_KEYS, *_COUNTERS], _by_score(1, *of_role)))
+        session.execute(sa.delete(table).where(*of_role(table)))
+    session.execute(
+        sa.insert(_COUNTS).from_select([*_KEYS, *_COUNTERS], _by_score(1, *of_role(_MATCHES)))
+    )
     c = _COUNTS.c
     point = c.score_hundredths // 100
     by_point = (
@@ -120,7 +123,7 @@ def recount(session: Session, role_id: int | None = None) -> None:
             sa.func.sum(c.met),
             sa.func.sum(c.n * c.score_hundredths),
         )
-        .where(*(() if role_id is None else (c.role_id == role_id,)))
+        .where(*of_role(_COUNTS))
         .group_by(c.role_id, point)
     )
     session.execute(sa.insert(_POINTS).from_select([*_POINT_KEYS, *_POINT_COUNTERS], by_point))
