@@ -26,7 +26,7 @@ from service.domain.competencies import contains_pattern
 from service.domain.errors import Conflict, DomainError, Invalid, NotFound
 from service.domain.self_identification import erase_self_identification
 from service.domain.taxonomy import Taxonomy, resolve_names
-from service.infra.bulk import bulk_insert
+from service.infra.bulk import bulk_insert, rows_to_join
 from service.infra.ids import uuid7
 from service.infra.orm import utcnow
 from service.infra.search import filtered_page
@@ -410,16 +410,15 @@ def _drop_duplicates(
     pair_list = list(pairs)
     for start in range(0, len(pair_list), 500):
         chunk = pair_list[start : start + 500]
-        # Joined to the pairs as a VALUES list: PostgreSQL planned a list of 500 (source,
-        # external id) tuples in IN as 500 OR-ed index conditions (23 ms a chunk of the demo
-        # load), and a plain IN list over a small table as a scan comparing every row with all
-        # 500 (158 ms at 10,000 candidates). VALUES has a known size: a hash or index join.
-        wanted = (  # a CTE: SQLite has no column aliases on a VALUES subquery
-            sa.values(
-                sa.column("source", sa.String), sa.column("external_id", sa.String), name="wanted"
-            )
-            .data(chunk)
-            .cte("wanted")
+        # Joined to the pairs as a table: PostgreSQL planned a list of 500 (source, external
+        # id) tuples in IN as 500 OR-ed index conditions (23 ms a chunk of the demo load), and a
+        # plain IN list over a small table as a scan comparing every row with all 500 (158 ms
+        # at 10,000 candidates). A joined table is a hash or index join.
+        wanted = rows_to_join(
+            session,
+            "wanted",
+            [sa.column("source", sa.String), sa.column("external_id", sa.String)],
+            chunk,
         )
         for source, external_id, cid in session.execute(
             select(Candidate.source, Candidate.external_id, Candidate.id).join(
