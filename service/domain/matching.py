@@ -50,7 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.domain import catalog, events, score_counts, scoring
-from service.infra.bulk import chunked
+from service.infra.bulk import chunked, create_temporary_table_as
 from service.infra.database import long_statements
 from service.infra.driver_query import DriverQuery
 from service.infra.orm import UTCDateTime, utcnow
@@ -546,7 +546,7 @@ def rescore_role(session: Session, role_id: int, *, as_of: scoring.Month | None 
     with long_statements(session), _InPlace(session, role_id) as rescore:
         rescored = rescore.run(month, now)
         rank_applications(session, _JOBS.c.role_id == role_id)
-        score_counts.recount(session, role_id)
+        score_counts.recount(session, role_id, written=rescore.table)
         rescored = rescored._replace(band_changes=rescore.record_changes(now))
     role = session.get_one(Role, role_id)
     role.scored_month = month.index  # a catalog change: every worker's cache reloads
@@ -565,7 +565,7 @@ def rescore_all(session: Session, *, as_of: scoring.Month | None = None) -> Resc
     with long_statements(session), _InPlace(session, None) as rescore:
         rescored = rescore.run(month, now)
         rank_applications(session)
-        score_counts.recount(session)
+        score_counts.recount(session, written=rescore.table)
         rescored = rescored._replace(band_changes=rescore.record_changes(now))
     for role in roles:
         role.scored_month = month.index
@@ -577,8 +577,9 @@ class _InPlace:
     """The rescoring of every candidate against one role (or all roles), without rewriting the
     rows that stay the same.
 
-    1. The new rows are computed into a temporary table (``INSERT ... SELECT``: no WAL, no
-       index), each beside the stored row's score, band and must-haves (a left join).
+    1. The new rows are computed into a temporary table (``CREATE TEMPORARY TABLE ... AS``: no
+       WAL, no index, a parallel plan on PostgreSQL), each beside the stored row's score, band
+       and must-haves (a left join).
     2. ``UPDATE matches ... FROM`` it, only where a stored value differs (``IS DISTINCT FROM``
        on every column but ``computed_at``): an unchanged row gets no new version and leaves no
        dead tuple; and an ``UPDATE`` that keeps the keys skips the two foreign-key checks a
@@ -595,11 +596,7 @@ class _InPlace:
         self.table = sa.Table(
             "rescored",
             sa.MetaData(),
-            *(
-                sa.Column(c.name, c.type, primary_key=c.name in _MATCH_KEY)
-                for c in _MATCHES.columns
-                if c.name in _SCORED_COLUMNS
-            ),
+            *(sa.Column(c.name, c.type) for c in _MATCHES.columns if c.name in _SCORED_COLUMNS),
             sa.Column("old_score_hundredths", sa.Integer),
             sa.Column("old_band", sa.String(16)),
             sa.Column("old_must_haves_met", sa.Boolean),
@@ -607,7 +604,6 @@ class _InPlace:
         )
 
     def __enter__(self) -> _InPlace:
-        self.table.create(self.session.connection())
         return self
 
     def run(self, month: scoring.Month, now: datetime) -> Rescored:
@@ -621,10 +617,10 @@ class _InPlace:
         # million candidates, a 230 MB hash).
         of_role = () if self.role_id is None else (m.c.role_id == self.role_id,)
         fill = sa.select(
-            *(new[name] for name in _SCORED_COLUMNS),
-            m.c.score_hundredths,
-            m.c.band,
-            m.c.must_haves_met,
+            *(new[name].label(name) for name in _SCORED_COLUMNS),
+            m.c.score_hundredths.label("old_score_hundredths"),
+            m.c.band.label("old_band"),
+            m.c.must_haves_met.label("old_must_haves_met"),
         ).select_from(
             scored.outerjoin(
                 m,
@@ -636,13 +632,7 @@ class _InPlace:
             )
         )
         params = _params(month, now, self.role_id, None)
-        scored_count = self._count(
-            sa.insert(t).from_select(
-                [*_SCORED_COLUMNS, "old_score_hundredths", "old_band", "old_must_haves_met"],
-                fill,
-            ),
-            params,
-        )
+        scored_count = create_temporary_table_as(self.session, t, fill, params)
         if dialect == "postgresql":
             self.session.execute(
                 sa.text("ANALYZE rescored")

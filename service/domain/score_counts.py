@@ -58,14 +58,19 @@ _POINT_COUNTERS = ("n", "met", "total")
 
 
 def _grouped(
-    sign: int, bucket: sa.ColumnElement[int], *criteria: sa.ColumnElement[bool], total: bool
+    sign: int,
+    by_point: bool,
+    *criteria: sa.ColumnElement[bool],
+    scores: sa.FromClause = _MATCHES,
 ) -> sa.Select[Any]:
-    """(role, ``bucket``, sign * count, sign * must-haves met[, sign * sum of the scores]) of
-    the matches selected, by role and bucket (the exact score, or its whole point)."""
-    m = _MATCHES
+    """(role, bucket, sign * count, sign * must-haves met[, sign * sum of the scores]) of the
+    matches selected, by role and bucket: the exact score, or its whole point (``by_point``,
+    with the sum). ``scores``: where the matches' role, score and must-haves are read."""
+    m = scores
+    bucket = m.c.score_hundredths // 100 if by_point else m.c.score_hundredths
     met = sa.case((m.c.must_haves_met, 1), else_=0)
     sums = [sa.func.count(), sa.func.sum(met)]
-    if total:
+    if by_point:
         sums.append(sa.func.sum(m.c.score_hundredths))
     return (
         sa.select(m.c.role_id, bucket, *(sa.literal(sign) * value for value in sums))
@@ -76,17 +81,11 @@ def _grouped(
     )
 
 
-def _by_score(sign: int, *criteria: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    return _grouped(sign, _MATCHES.c.score_hundredths, *criteria, total=False)
-
-
-def _by_point(sign: int, *criteria: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    return _grouped(sign, _MATCHES.c.score_hundredths // 100, *criteria, total=True)
-
-
 def _add_both(session: Session, sign: int, *criteria: sa.ColumnElement[bool]) -> None:
-    add_selected_counts(session, _COUNTS, _KEYS, _COUNTERS, _by_score(sign, *criteria))
-    add_selected_counts(session, _POINTS, _POINT_KEYS, _POINT_COUNTERS, _by_point(sign, *criteria))
+    add_selected_counts(session, _COUNTS, _KEYS, _COUNTERS, _grouped(sign, False, *criteria))
+    add_selected_counts(
+        session, _POINTS, _POINT_KEYS, _POINT_COUNTERS, _grouped(sign, True, *criteria)
+    )
 
 
 def remove(session: Session, *criteria: sa.ColumnElement[bool]) -> None:
@@ -99,19 +98,30 @@ def add(session: Session, *criteria: sa.ColumnElement[bool]) -> None:
     _add_both(session, 1, *criteria)
 
 
-def recount(session: Session, role_id: int | None = None) -> None:
+def recount(
+    session: Session, role_id: int | None = None, *, written: sa.Table | None = None
+) -> None:
     """The counts of one role (or of every role) again from its matches, for writes that
     replaced every match of the role: the exact counts by one grouped scan of the matches,
     then the counts by point from those (at most 10,001 rows a role, not a second scan of a
-    million matches)."""
+    million matches).
 
-    def of_role(table: sa.Table) -> tuple[sa.ColumnElement[bool], ...]:
+    ``written``: a table holding exactly the role's matches as just written (role, score,
+    must-haves; the rescore's own), scanned instead of ``matches``. Right after a million rows
+    were rewritten, PostgreSQL read them through the ranking index, visiting the heap for every
+    row to check its visibility: 6.3 s, against 0.1 s for the rescore's table.
+    """
+
+    def of_role(table: sa.FromClause) -> tuple[sa.ColumnElement[bool], ...]:
         return () if role_id is None else (table.c.role_id == role_id,)
 
+    scores = _MATCHES if written is None else written
     for table in (_COUNTS, _POINTS):
         session.execute(sa.delete(table).where(*of_role(table)))
     session.execute(
-        sa.insert(_COUNTS).from_select([*_KEYS, *_COUNTERS], _by_score(1, *of_role(_MATCHES)))
+        sa.insert(_COUNTS).from_select(
+            [*_KEYS, *_COUNTERS], _grouped(1, False, *of_role(scores), scores=scores)
+        )
     )
     c = _COUNTS.c
     point = c.score_hundredths // 100
