@@ -593,6 +593,8 @@ class _InPlace:
     def __init__(self, session: Session, role_id: int | None) -> None:
         self.session = session
         self.role_id = role_id
+        # A description of the temporary table for the statements that read it; ``run``
+        # creates it from its query (create_temporary_table_as).
         self.table = sa.Table(
             "rescored",
             sa.MetaData(),
@@ -600,7 +602,6 @@ class _InPlace:
             sa.Column("old_score_hundredths", sa.Integer),
             sa.Column("old_band", sa.String(16)),
             sa.Column("old_must_haves_met", sa.Boolean),
-            prefixes=["TEMPORARY"],
         )
 
     def __enter__(self) -> _InPlace:

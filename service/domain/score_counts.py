@@ -59,8 +59,8 @@ _POINT_COUNTERS = ("n", "met", "total")
 
 def _grouped(
     sign: int,
-    by_point: bool,
     *criteria: sa.ColumnElement[bool],
+    by_point: bool = False,
     scores: sa.FromClause = _MATCHES,
 ) -> sa.Select[Any]:
     """(role, bucket, sign * count, sign * must-haves met[, sign * sum of the scores]) of the
@@ -82,9 +82,9 @@ def _grouped(
 
 
 def _add_both(session: Session, sign: int, *criteria: sa.ColumnElement[bool]) -> None:
-    add_selected_counts(session, _COUNTS, _KEYS, _COUNTERS, _grouped(sign, False, *criteria))
+    add_selected_counts(session, _COUNTS, _KEYS, _COUNTERS, _grouped(sign, *criteria))
     add_selected_counts(
-        session, _POINTS, _POINT_KEYS, _POINT_COUNTERS, _grouped(sign, True, *criteria)
+        session, _POINTS, _POINT_KEYS, _POINT_COUNTERS, _grouped(sign, *criteria, by_point=True)
     )
 
 
@@ -120,7 +120,7 @@ def recount(
         session.execute(sa.delete(table).where(*of_role(table)))
     session.execute(
         sa.insert(_COUNTS).from_select(
-            [*_KEYS, *_COUNTERS], _grouped(1, False, *of_role(scores), scores=scores)
+            [*_KEYS, *_COUNTERS], _grouped(1, *of_role(scores), scores=scores)
         )
     )
     c = _COUNTS.c
