@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from service.api.jsonio import rfc3339
@@ -10,13 +11,20 @@ from service.domain.candidates import StoredRecord
 from service.models import Candidate
 
 
+@functools.cache  # at most 13,200 months (1900-2999); a list page shows hundreds of records
+def _month_text(index: int) -> str:
+    """``YYYY-MM`` of a month index: building and checking a Month for each record was 1.1 ms
+    of a 20 ms ``q`` page (443 records; cProfile)."""
+    return str(scoring.Month.from_index(index))
+
+
 def record_body(record: StoredRecord) -> dict[str, Any]:
     last_used = record.last_used_month
     return {
         "competency": record.competency,
         "level": record.level,
         "years": record.years,
-        "last_used": None if last_used is None else str(scoring.Month.from_index(last_used)),
+        "last_used": None if last_used is None else _month_text(last_used),
         "evidence": record.evidence,
         "note": record.note,
     }
