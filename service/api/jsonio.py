@@ -94,8 +94,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     """A JSON response from a body already in its documented shape (every view's, built by its
     resource's ``bodies.py``). Dumping bodies through marshmallow would cost more than the
     rest of a hot read; the schemas document them, and schemathesis checks every response
-    against them. Values are JSON types already (or UTC datetimes, see ``_BODY_OPTIONS``):
-    orjson refuses anything else (a Decimal)."""
+    against them. Values are JSON types already (or UTC datetimes, see ``_BODY_OPTIONS``, or
+    UUIDs, which orjson writes in their canonical form): orjson refuses anything else (a
+    Decimal)."""
     response = Response(
         orjson.dumps(body, option=_BODY_OPTIONS), status=status, mimetype="application/json"
     )

@@ -82,7 +82,7 @@ def _response(application: Application, status: int = 200, **headers: str) -> An
 
 def _page(found: list[Application], limit: int, list_name: str) -> Any:
     rows = [application_body(v) for v in pipeline.views(request_session(), found)]
-    body, headers = page_response(rows, limit, list_name, lambda r: [r["id"]])
+    body, headers = page_response(rows, limit, list_name, lambda r: [str(r["id"])])
     return json_response(body, headers=headers)
 
 
@@ -338,10 +338,10 @@ class Transitions(MethodView):
         stages = pipeline.stages_by_id(
             session, [s for t in found for s in (t.from_stage_id, t.to_stage_id)]
         )
-        keys = {str(t.id): t.recorded_at.isoformat() for t in found}
+        keys = {t.id: t.recorded_at.isoformat() for t in found}
         rows = [transition_body(t, stages) for t in found]
         body, headers = page_response(
-            rows, args["limit"], "transitions", lambda r: [keys[r["id"]], r["id"]]
+            rows, args["limit"], "transitions", lambda r: [keys[r["id"]], str(r["id"])]
         )
         return json_response(body, headers=headers)
 

@@ -12,7 +12,7 @@ from service.models import Job, JobStage, RejectionReason
 
 def stage_body(stage: JobStage | StageRow) -> dict[str, Any]:
     return {
-        "id": str(stage.id),
+        "id": stage.id,  # a UUID: json_response writes it
         "name": stage.name,
         "kind": stage.kind,
         "position": stage.position,

@@ -220,12 +220,12 @@ class JobApplications(MethodView):
         )
         if not rows:
             jobs.get_job(request_session(), job_id)  # 404 for no job; else an empty page
-        ranks = {str(r.view.application.id): r.rank_key for r in rows}
+        ranks = {r.view.application.id: r.rank_key for r in rows}
         body, headers = page_response(
             [job_application_body(r) for r in rows],
             args["limit"],
             list_name,
-            lambda i: [ranks[i["id"]], i["id"]],
+            lambda i: [ranks[i["id"]], str(i["id"])],
         )
         return json_response(body, headers=headers)
 
