@@ -441,6 +441,9 @@ def test_put_stages_keeps_renames_reorders_adds_and_removes(api: Api) -> None:
     passed = api.application(api.candidate("Passed through")["id"], job["id"])
     api.move(passed, ids["Assessment"])
     api.move(passed, ids["Offer"])  # Assessment is empty again
+    turned_down = api.application(api.candidate("Turned down")["id"], job["id"])
+    api.move(turned_down, ids["Assessment"])
+    api.done(turned_down["id"], "reject", {"reason": "compensation"})  # not active: no hold
     etag = api.etag(url)
     new_list = [
         {"id": ids["Applied"], "name": "Applied", "kind": "applied"},
@@ -470,6 +473,18 @@ def test_put_stages_keeps_renames_reorders_adds_and_removes(api: Api) -> None:
     assert fetched.headers["ETag"] == response.headers["ETag"]
     # The application kept its stage, which now shows its new name and place.
     assert api.ok(f"{APPLICATIONS}/{screened['id']}")["stage"] == stages[2]
+    # The job's ranked view shows each application as it reads alone: a rejected one still in
+    # the removed stage, with its reason's type.
+    listed = api.ok(f"{url}/applications")["data"]
+    assert len(listed) == 3
+    for item in listed:
+        assert {k: v for k, v in item.items() if k != "candidate"} == api.ok(
+            f"{APPLICATIONS}/{item['id']}"
+        )
+    shown = {item["id"]: item for item in listed}
+    assert shown[screened["id"]]["stage"] == stages[2]
+    assert shown[turned_down["id"]]["stage"]["id"] == ids["Assessment"]
+    assert shown[turned_down["id"]]["rejection"]["type"] == "candidate_withdrew"
     # The removed stage is gone for new applications and moves.
     other = api.candidate("Late")["id"]
     assert_problem(api.apply(other, job["id"], stage=ids["Assessment"]), 404)
