@@ -1,7 +1,16 @@
-"""Counter tables: add deltas to the counters of many keys in one statement."""
+"""Counter tables: add deltas to the counters of many keys, and set rows by key.
+
+Each upsert is one statement built once per (dialect, table, columns) and executed with the
+rows as parameter sets (psycopg runs them in one pipeline). It used to be a multi-row ``INSERT
+... VALUES`` built for its rows on each call, which SQLAlchemy cannot cache ("no key"): built
+and compiled anew, 0.79-0.90 ms a call for one or two rows against 0.29-0.46 ms now, in process
+on PostgreSQL. An application's move makes four such calls (its job's stamp and three counter
+tables): they were a fifth of its time (py-spy).
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,9 +29,9 @@ def add_to_counts(
 ) -> None:
     """Add each delta to the counter of its key, creating the rows that are missing.
 
-    One multi-row ``INSERT ... ON CONFLICT DO UPDATE`` (PostgreSQL and SQLite 3.24+) whatever
-    the number of keys. The keys go in sorted order, so concurrent transactions lock the rows
-    they share in the same order and never deadlock on them; zero deltas are left out.
+    One ``INSERT ... ON CONFLICT DO UPDATE`` (PostgreSQL and SQLite 3.24+) executed for each
+    key, in one round trip. The keys go in sorted order, so concurrent transactions lock the
+    rows they share in the same order and never deadlock on them; zero deltas are left out.
     """
     rows = [
         {**dict(zip(key_columns, key, strict=True)), count_column: delta}
@@ -31,30 +40,46 @@ def add_to_counts(
     ]
     if not rows:
         return
-    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = module.insert(table).values(rows)
-    counter = table.c[count_column]
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=list(key_columns),
-            set_={count_column: counter + insert.excluded[count_column]},
-        )
-    )
+    dialect = session.get_bind().dialect.name
+    session.execute(_adding(dialect, table, tuple(key_columns), count_column), rows)
 
 
 def set_values(
     session: Session, table: sa.Table, key_columns: Sequence[str], rows: list[dict[str, Any]]
 ) -> None:
     """Write ``rows`` (every column of the table), replacing the other columns of the keys that
-    exist: one multi-row ``INSERT ... ON CONFLICT DO UPDATE``, the keys in sorted order (as
+    exist: one ``INSERT ... ON CONFLICT DO UPDATE`` executed for each row, in key order (as
     :func:`add_to_counts`, so that concurrent writers lock shared rows in the same order)."""
     if not rows:
         return
-    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     ordered = sorted(rows, key=lambda row: tuple(row[k] for k in key_columns))
-    insert = module.insert(table).values(ordered)
-    replaced = {name: insert.excluded[name] for name in ordered[0] if name not in key_columns}
-    session.execute(insert.on_conflict_do_update(index_elements=list(key_columns), set_=replaced))
+    dialect = session.get_bind().dialect.name
+    session.execute(_replacing(dialect, table, tuple(key_columns), tuple(ordered[0])), ordered)
+
+
+def _insert(dialect: str, table: sa.Table) -> Any:
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+@functools.cache
+def _adding(dialect: str, table: sa.Table, key_columns: tuple[str, ...], count_column: str) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET n = n + excluded.n``, built once."""
+    insert = _insert(dialect, table)
+    return insert.on_conflict_do_update(
+        index_elements=list(key_columns),
+        set_={count_column: table.c[count_column] + insert.excluded[count_column]},
+    )
+
+
+@functools.cache
+def _replacing(
+    dialect: str, table: sa.Table, key_columns: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` of ``columns`` but the keys, built once."""
+    insert = _insert(dialect, table)
+    replaced = {name: insert.excluded[name] for name in columns if name not in key_columns}
+    return insert.on_conflict_do_update(index_elements=list(key_columns), set_=replaced)
 
 
 def add_selected_counts(
