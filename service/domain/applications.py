@@ -531,8 +531,9 @@ def act(
     actor: Actor,
     *,
     at: datetime | None = None,
-) -> Transition:
-    """Carry out ``action`` (a key of :data:`ACTIONS`) on ``application``; the transition.
+) -> ApplicationView:
+    """Carry out ``action`` (a key of :data:`ACTIONS`) on ``application``; the application's
+    view after it, built from what the action read (:func:`_view_after_action`).
 
     The one place where an application changes after its creation. ``at``: when it happened,
     now unless history is written after the fact (the demo's, the tests').
@@ -621,7 +622,7 @@ def act(
         seq=previous.seq + 1,
     )
     funnel_counts.add_deltas(session, deltas)  # last: the rows every action on the job shares
-    return transition
+    return _view_after_action(session, application, job, transition)
 
 
 def _stage_still_there(session: Session, job: Job, application: Application, status: str) -> None:
@@ -733,13 +734,17 @@ def views(session: Session, applications: Sequence[Application]) -> list[Applica
     ]
 
 
-def view_after_action(
-    session: Session, application: Application, transition: Transition
+def _view_after_action(
+    session: Session, application: Application, job: Job, transition: Transition
 ) -> ApplicationView:
-    """The view of an application an action just changed, from what the action read: its job
-    and stages and the rejection reason are in the session, the match is the one its
-    transition recorded. No query (:func:`views` makes four)."""
-    job = session.get_one(Job, application.job_id)
+    """The view of an application an action just changed, from what the action read: its
+    locked job with its stages, the rejection reason (in the session), the match its
+    transition recorded. No query (:func:`views` makes four).
+
+    Built while the action still holds its job: the session keeps unchanged objects only by
+    weak reference, so a caller looking the job up after the action had to load it and its
+    stages again (two queries a move).
+    """
     stage = next(s for s in job.stages if s.id == application.stage_id)
     match = None
     if transition.score_hundredths is not None:

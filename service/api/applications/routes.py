@@ -185,9 +185,9 @@ def _action(action: str, application_id: uuid.UUID, body: dict[str, Any]) -> Any
     session = request_session()
     application = pipeline.get_application(session, application_id)
     check_if_match(etag_for(application.row_version))
-    transition = pipeline.act(session, application, action, body, _actor())
+    view = pipeline.act(session, application, action, body, _actor())
     return json_response(
-        application_body(pipeline.view_after_action(session, application, transition)),
+        application_body(view),
         200,
         {"ETag": etag_for(application.row_version)},
     )
