@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.domain.errors import NotFound
-from service.infra.bulk import bulk_insert, chunked, rows_to_join
+from service.infra.bulk import among, bulk_insert, chunked, rows_to_join
 from service.infra.ids import event_id
 from service.infra.orm import utcnow
 from service.models import Delivery, DeliveryAttempt, Event, OutboxCursor
@@ -215,8 +215,9 @@ def _number_pending_events(session: Session) -> None:
     # the unnumbered first version of every event until VACUUM, and PostgreSQL read it through
     # that index (201,078 entries at 200,000 events); without fresh statistics it scanned the
     # whole table instead, once per commit (a billion rows read by a million-candidate load).
+    dialect = session.get_bind().dialect.name
     pending = sorted(
-        id for chunk in chunked(emitted, 1000) for id in session.scalars(_existing(chunk))
+        id for chunk in chunked(emitted, 1000) for id in session.scalars(_existing(dialect, chunk))
     )
     if not pending:
         return
@@ -237,9 +238,9 @@ def _number_pending_events(session: Session) -> None:
         )
 
 
-def _existing(ids: Sequence[str]) -> sa.Select[Any]:
+def _existing(dialect: str, ids: Sequence[str]) -> sa.Select[Any]:
     """Those of ``ids`` that are stored (an event of a rolled-back savepoint is not)."""
-    return select(Event.id).where(Event.id.in_(ids))
+    return select(Event.id).where(among(dialect, Event.id, ids))
 
 
 @orm_event.listens_for(Session, "after_rollback")

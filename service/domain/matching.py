@@ -50,7 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.domain import catalog, events, score_counts, scoring
-from service.infra.bulk import chunked, create_temporary_table_as
+from service.infra.bulk import among, among_parameter, chunked, create_temporary_table_as
 from service.infra.database import long_statements
 from service.infra.driver_query import DriverQuery
 from service.infra.orm import UTCDateTime, utcnow
@@ -280,7 +280,6 @@ def _scores_select(dialect: str, by_role: bool, by_candidates: bool) -> sa.Selec
     roles = _current_roles(by_role)
     cc = CandidateCompetency
     e100 = _effective_hundredths()
-    candidate_ids: sa.BindParameter[Any] = sa.bindparam("candidate_ids", expanding=True)
     required100 = Responsibility.level * _int(100)
     capped = sa.case((e100 < required100, e100), else_=required100)
     term = Responsibility.importance * capped * (_int(scoring._LCM_LEVELS) // Responsibility.level)
@@ -300,7 +299,9 @@ def _scores_select(dialect: str, by_role: bool, by_candidates: bool) -> sa.Selec
         .group_by(cc.candidate_id, roles.c.role_id)
     )
     if by_candidates:
-        per_candidate = per_candidate.where(cc.candidate_id.in_(candidate_ids))
+        per_candidate = per_candidate.where(
+            among_parameter(dialect, cc.candidate_id, "candidate_ids")
+        )
     agg = per_candidate.subquery("per_candidate")
 
     weighted = sa.cast(sa.func.coalesce(agg.c.weighted, _int(0)), sa.BigInteger)
@@ -330,7 +331,7 @@ def _scores_select(dialect: str, by_role: bool, by_candidates: bool) -> sa.Selec
         )
     )
     if by_candidates:
-        pairs = pairs.where(Candidate.id.in_(candidate_ids))
+        pairs = pairs.where(among_parameter(dialect, Candidate.id, "candidate_ids"))
     s = pairs.subquery("scored")
 
     band = sa.case(
@@ -482,14 +483,17 @@ def rescore_candidates(
     """
     month, now = _resolve(as_of)
     lock_roles(session)
+    dialect = _dialect(session)
     for chunk in _chunks(candidate_ids, CHUNK_SIZE):
-        criteria = (Match.candidate_id.in_(chunk),)
+        criteria = (among(dialect, Match.candidate_id, chunk),)
         with _PreviousBands(session, None if new else criteria) as previous:
             if not new:
-                _delete(session, *criteria)
+                # An IN list here: the ORM delete also drops the session's copies of the rows,
+                # evaluating its criteria in Python, which it cannot do for = ANY(array).
+                _delete(session, Match.candidate_id.in_(chunk))
             _write(session, month, now, candidate_ids=chunk)
             if not new:  # a new candidate has applied nowhere yet
-                rank_applications(session, _APPLICATIONS.c.candidate_id.in_(chunk))
+                rank_applications(session, among(dialect, _APPLICATIONS.c.candidate_id, chunk))
             score_counts.add(session, *criteria)
             previous.record_changes(now)
 

@@ -9,12 +9,15 @@ from typing import Any, TypeVar, cast
 import orjson
 from sqlalchemy import (
     JSON,
+    BindParameter,
     ColumnClause,
+    ColumnElement,
     Connection,
     CursorResult,
     FromClause,
     Select,
     Table,
+    any_,
     bindparam,
     func,
     select,
@@ -24,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.expression import Executable
 
@@ -154,3 +157,30 @@ def refresh_statistics(session: Session, *models: type[DeclarativeBase]) -> None
     """
     for model in models:
         session.execute(text(f"ANALYZE {cast(Table, model.__table__).name}"))
+
+
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def among(dialect: str, column: Column, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``, for lists of hundreds of values (a chunk of a batch, a load).
+
+    PostgreSQL: ``column = ANY(:array)``, one array parameter. An ``IN`` list is expanded into
+    one placeholder per value at each execution, so its text is new to psycopg every time,
+    which then parses it anew (``_query2pg_nocache``): 12.8 % of a demo loader's CPU (py-spy,
+    1,000-candidate chunks), for the events' numbering, the summary's counts and the matches'
+    writes. SQLite: ``IN``.
+    """
+    if dialect == "postgresql":
+        array = bindparam(None, list(values), type_=ARRAY(column.expression.type))
+        return column == any_(array)
+    return column.in_(values)
+
+
+def among_parameter(dialect: str, column: Column, name: str) -> ColumnElement[bool]:
+    """:func:`among` for a statement built once: the list is the parameter ``name``, bound at
+    each execution."""
+    if dialect == "postgresql":
+        array: BindParameter[Any] = bindparam(name, type_=ARRAY(column.expression.type))
+        return column == any_(array)
+    return column.in_(bindparam(name, expanding=True))
