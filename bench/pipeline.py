@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python -m bench.pipeline [--candidates 100000] [--seconds 5] [--rounds 3]``
 
-On a scratch PostgreSQL database with N demo candidates, under gunicorn with 2 workers:
+On a scratch PostgreSQL database with N demo candidates, under gunicorn with 2 workers at the
+service's defaults (INFO logging, metrics and audit on):
 
 1. ten open jobs (tpm and tmp in turn) receive N applications through
    ``POST /v1/applications/batch`` (500 per request, 3 clients): applications/s;
@@ -148,6 +149,7 @@ def main() -> None:
 
     with scratch_database("rolefit_bench_pipeline") as url:
         env = env_for(url)
+        env["ROLEFIT_LOG_LEVEL"] = "INFO"  # the defaults a deployment runs
         rolefit(env, "db", "upgrade")
         rolefit(env, "demo", "--candidates", str(args.candidates))
         key = rolefit(env, "keys", "create", "--name", "bench", "--preset", "admin").split()[-1]
