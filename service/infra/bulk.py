@@ -167,9 +167,10 @@ def among(dialect: str, column: Column, values: Sequence[Any]) -> ColumnElement[
 
     PostgreSQL: ``column = ANY(:array)``, one array parameter. An ``IN`` list is expanded into
     one placeholder per value at each execution, so its text is new to psycopg every time,
-    which then parses it anew (``_query2pg_nocache``): 12.8 % of a demo loader's CPU (py-spy,
-    1,000-candidate chunks), for the events' numbering, the summary's counts and the matches'
-    writes. SQLite: ``IN``.
+    which then parses it anew (``_query2pg_nocache``): 12.8 % of a demo loader's samples
+    (py-spy, 1,000-candidate chunks), in the events' numbering, the summary's counts and the
+    matches' writes; a 100,000-candidate load's CPU went from 29.7-30.9 to 28.1-28.4 s.
+    SQLite: ``IN``.
     """
     if dialect == "postgresql":
         array = bindparam(None, list(values), type_=ARRAY(column.expression.type))
