@@ -207,8 +207,15 @@ def test_the_request_id_is_passed_through_or_made_by_nginx(stack: Stack) -> None
         assert given.headers["X-Request-ID"] == "trace-42.a:b"
         made = client.get("/healthz", headers={"X-Request-ID": "not valid!"})
         assert re.fullmatch(r"[0-9a-f]{32}", made.headers["X-Request-ID"])
-    log = (stack.nginx.folder / "access.log").read_text()
-    assert f"request_id={made.headers['X-Request-ID']}" in log
+    wanted = f"request_id={made.headers['X-Request-ID']}"
+    # nginx writes a request's access-log line after it has sent the response: wait for it.
+    log = ""
+    deadline = time.monotonic() + 5
+    while wanted not in log and time.monotonic() < deadline:
+        log = (stack.nginx.folder / "access.log").read_text()
+        if wanted not in log:
+            time.sleep(0.05)
+    assert wanted in log
 
 
 def test_a_bad_key_flood_is_refused_within_a_second_and_a_good_client_elsewhere_is_not(
